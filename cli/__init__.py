@@ -1,0 +1,1 @@
+"""The ``coding-potential`` command line (outside the core; imports each part lazily)."""

@@ -1,0 +1,278 @@
+"""``coding-potential``: the command line. Each subcommand imports what it needs when it runs, so
+``coding-potential predict`` never imports Airflow or Spark and starts fast.
+
+Exit codes: 0 success; 1 a gate or check failed (e.g. no champion model); 2 usage error;
+3 the input file as a whole is unusable (not FASTA, empty, unreadable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import date as Date
+from pathlib import Path
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_INPUT = 0, 1, 2, 3
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"coding-potential: error: {message}", file=sys.stderr)
+    return code
+
+
+def _input_exists(path: str) -> str | None:
+    if path != "-" and not Path(path).is_file():
+        return f"input {path!r} does not exist or is not a file"
+    return None
+
+
+# --------------------------------------------------------------------------------------- fetch-data
+def cmd_fetch_data(options: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from coding_potential import datasets
+
+    try:
+        chosen = datasets.select(options.datasets or ["*"])
+        with Progress(console=_console()) as progress:
+            task = progress.add_task("fetching and verifying datasets", total=len(chosen))
+            paths = datasets.fetch(chosen, link=options.link,
+                                   on_done=lambda d, _p: progress.update(task, advance=1, description=d.name))
+    except datasets.DatasetError as error:
+        return _fail(str(error), EXIT_CHECK_FAILED)
+    for dataset, path in zip(chosen, paths, strict=True):
+        print(f"{dataset.name}\t{dataset.n_records}\t{path}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------- validate
+def cmd_validate(options: argparse.Namespace) -> int:
+    from coding_potential.fasta import FastaFormatError, read_records, summarise
+
+    if problem := _input_exists(options.input):
+        return _report_validation_error(options, problem)
+    try:
+        summary = summarise(read_records(_source(options.input)))
+    except FastaFormatError as error:
+        return _report_validation_error(options, str(error))
+    if options.json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        console = _console()
+        console.print(f"{options.input}: {summary.records:,} records, {summary.valid:,} valid, "
+                      f"{summary.rejected:,} rejected")
+        for code, count in sorted(summary.reasons.items()):
+            console.print(f"  rejected {code}: {count:,}")
+        for code, count in sorted(summary.warnings.items()):
+            console.print(f"  warning {code}: {count:,}")
+    return EXIT_OK
+
+
+def _report_validation_error(options: argparse.Namespace, message: str) -> int:
+    if options.json:
+        print(json.dumps({"records": 0, "valid": 0, "rejected": 0, "reasons": {}, "warnings": {},
+                          "error": message}))
+    return _fail(message, EXIT_BAD_INPUT)
+
+
+def _source(path: str):
+    return sys.stdin.buffer if path == "-" else path
+
+
+# ----------------------------------------------------------------------------------------- features
+def cmd_features(options: argparse.Namespace) -> int:
+    from coding_potential.fasta import FastaFormatError
+    from pipeline.tables import featurise_file, write_parquet, write_rejected
+
+    if problem := _input_exists(options.input):
+        return _fail(problem, EXIT_BAD_INPUT)
+    try:
+        table, rejections = featurise_file(options.input)
+    except FastaFormatError as error:
+        return _fail(f"{options.input}: {error}", EXIT_BAD_INPUT)
+    folder = Path(options.output) / f"date={options.date}" if options.date else Path(options.output)
+    path = write_parquet(table, folder / "part-00000.parquet")
+    write_rejected(rejections, folder / "rejected.tsv")
+    _console().print(f"{table.num_rows:,} feature rows -> {path}; {len(rejections):,} rejected -> "
+                     f"{folder / 'rejected.tsv'}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ predict
+def cmd_predict(options: argparse.Namespace) -> int:
+    from coding_potential.fasta import FastaFormatError
+    from models import registry
+    from pipeline.scoring import score_file
+
+    if problem := _input_exists(options.input):
+        return _fail(problem, EXIT_BAD_INPUT)
+    try:
+        model = registry.load_model(options.model)
+    except registry.NoChampionError as error:
+        return _fail(str(error), EXIT_CHECK_FAILED)
+    except (FileNotFoundError, ValueError) as error:
+        return _fail(f"cannot load model {options.model!r}: {error}", EXIT_USAGE)
+    to_stdout = options.output in (None, "-")
+    try:
+        summary, rejections = _with_progress("scoring", lambda tick: score_file(
+            _source(options.input), sys.stdout if to_stdout else options.output, model,
+            rejected_output=options.rejected, on_batch=tick), quiet=options.quiet)
+    except FastaFormatError as error:
+        return _fail(f"{options.input}: {error}", EXIT_BAD_INPUT)
+    if to_stdout and not options.rejected:
+        for rejection in rejections:
+            print(f"rejected: {rejection.message}", file=sys.stderr)
+    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.reasons.items())) or "none"
+    print(f"{summary.records:,} records: {summary.valid:,} scored ({summary.coding:,} coding), "
+          f"{summary.rejected:,} rejected ({reasons})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _with_progress(label: str, work: Callable[[Callable[[int], None]], object], quiet: bool = False):
+    if quiet or not sys.stderr.isatty():
+        return work(lambda _n: None)
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), "{task.description}", MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_console()) as progress:
+        task = progress.add_task(label, total=None)
+        return work(lambda n: progress.update(task, advance=n))
+
+
+# -------------------------------------------------------------------------------------------- train
+def cmd_train(options: argparse.Namespace) -> int:
+    import time
+
+    from coding_potential import config
+    from pipeline import steps
+
+    run_dir = str(config.var_dir() / "runs" / "cli" / time.strftime("%Y%m%dT%H%M%S"))
+    params = {"seed": options.seed, "promotion_margin": options.margin, "model_families": options.families}
+    console = _console()
+    with console.status("training") as status:
+        status.update("fetching and validating the labelled data")
+        resolved = steps.resolve_training_inputs(run_dir, options.datasets, options.sample_per_file, options.seed)
+        validated = steps.validate_inputs(run_dir, resolved)
+        status.update(f"computing features of {validated['valid']:,} records")
+        featured = steps.build_features(run_dir, validated)
+        status.update("training (split, hexamer table, model families)")
+        trained = steps.train_candidate(run_dir, featured, params)
+        status.update("evaluating")
+        evaluated = steps.evaluate_candidate(run_dir, trained, params)
+        status.update("registering")
+        registered = steps.register_candidate(run_dir, trained, evaluated, params)
+    for name, metrics in evaluated["metrics"].items():
+        console.print(f"{name}: " + ", ".join(f"{k} {metrics[k]:.4f}" for k in
+                                              ("auroc", "sensitivity", "specificity", "mcc")))
+    console.print(f"registered version {registered['version']}: "
+                  f"{'champion' if registered['promoted'] else 'not promoted'} ({registered['reason']})")
+    console.print(f"report: {evaluated['report']}")
+    print(json.dumps({"run_dir": run_dir, **registered}))
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------- evaluate
+def cmd_evaluate(options: argparse.Namespace) -> int:
+    import numpy as np
+
+    from coding_potential.fasta import FastaFormatError, read_records
+    from models import registry
+    from models.evaluate import classification_metrics, save_plots, write_report
+    from pipeline.tables import split_outputs
+
+    for path in (options.coding, options.noncoding):
+        if problem := _input_exists(path):
+            return _fail(problem, EXIT_BAD_INPUT)
+    try:
+        model = registry.load_model(options.model)
+    except registry.NoChampionError as error:
+        return _fail(str(error), EXIT_CHECK_FAILED)
+    labels, probabilities = [], []
+    try:
+        for path, label in ((options.coding, 1), (options.noncoding, 0)):
+            records, _ = split_outputs(read_records(path))
+            probabilities.append(model.predict_proba([r.sequence for r in records]))
+            labels.append(np.full(len(records), label))
+    except FastaFormatError as error:
+        return _fail(str(error), EXIT_BAD_INPUT)
+    y, p = np.concatenate(labels), np.concatenate(probabilities)
+    threshold = model.threshold if options.threshold is None else options.threshold
+    metrics = classification_metrics(y, p, threshold)
+    if options.output:
+        plots = save_plots(y, p, threshold, options.output, "evaluation")
+        write_report({"evaluation": {"metrics": metrics, "plots": plots}}, options.output,
+                     "coding-potential evaluation")
+    print(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coding-potential", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch-data", help="copy the labelled datasets into var/data, verified")
+    p.add_argument("--datasets", nargs="*", help="names or globs from the manifest (default: all)")
+    p.add_argument("--link", action="store_true", help="symlink instead of copying")
+    p.set_defaults(handler=cmd_fetch_data)
+
+    p = sub.add_parser("validate", help="check a FASTA file record by record")
+    p.add_argument("input", help="FASTA file (plain or gzip), or - for stdin")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("features", help="write model-independent features as Parquet")
+    p.add_argument("input")
+    p.add_argument("--output", required=True, help="dataset folder")
+    p.add_argument("--date", type=_iso_date, help="write partition date=YYYY-MM-DD")
+    p.set_defaults(handler=cmd_features)
+
+    p = sub.add_parser("train", help="train, evaluate and register a candidate (the training DAG in-process)")
+    p.add_argument("--datasets", nargs="+", default=["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"])
+    p.add_argument("--sample-per-file", type=int, help="train on a seeded sample of N records per file")
+    p.add_argument("--families", nargs="+", default=["logistic_regression", "random_forest"])
+    p.add_argument("--margin", type=float, default=0.002, help="AUROC margin to replace the champion")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", help="metrics of a model on labelled FASTA")
+    p.add_argument("--coding", required=True)
+    p.add_argument("--noncoding", required=True)
+    p.add_argument("--model", help="bundle folder or models:/ URI (default: the champion)")
+    p.add_argument("--threshold", type=float, help="decision threshold (default: the model's)")
+    p.add_argument("--output", help="folder for plots and the HTML report")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="coding probability per transcript")
+    p.add_argument("input", help="FASTA file (plain or gzip), or - for stdin")
+    p.add_argument("-o", "--output", help="TSV to write (default: stdout)")
+    p.add_argument("--rejected", help="TSV of rejected records (default: OUTPUT.rejected.tsv)")
+    p.add_argument("--model", help="bundle folder or models:/ URI (default: the champion)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_predict)
+    return parser
+
+
+def _iso_date(text: str) -> str:
+    try:
+        return Date.fromisoformat(text).isoformat()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from error
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    return options.handler(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Open reading frames on the forward strand, found for all sequences at once.
+
+Definitions (shared with ``shared/cases/fasta/expected.json``):
+
+* a **complete ORF** runs from an ATG to the first in-frame stop codon, stop included; in each frame
+  it starts at the first ATG after the previous in-frame stop, so it is the longest ORF ending at
+  that stop. The longest complete ORF over the 3 frames is reported; ties go to the earliest start.
+* an **open ORF** starts at an ATG and reaches the end of the sequence with no in-frame stop; its
+  length counts whole codons only (a trailing 1-2 nt partial codon is not counted).
+* IUPAC-aware codons: a codon holding an ambiguity code is never a start, and is a stop only when
+  every expansion is a stop (``TAR`` = TAA/TAG, ``TRA`` = TAA/TGA); otherwise it is read through.
+
+Everything works on the concatenated codes of :func:`~coding_potential.features.encoding.encode`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+from .encoding import ALPHABET, IUPAC_EXPANSIONS, N_CODES
+
+STOP_CODONS = frozenset({"TAA", "TAG", "TGA"})
+START_CODON = "ATG"
+
+
+def codon_index(codon: str) -> int:
+    """Base-15 index of a three-letter codon over the full alphabet (``ALPHABET`` order)."""
+    a, b, c = (ALPHABET.index(letter) for letter in codon)
+    return (a * N_CODES + b) * N_CODES + c
+
+
+#: Number of codon indices (15**3).
+N_CODONS = N_CODES**3
+#: Index of ATG.
+ATG = codon_index(START_CODON)
+#: Index given to positions whose codon would run past the end of its sequence (NNN: neither start
+#: nor stop, never part of a hexamer).
+NO_CODON = codon_index("NNN")
+
+
+def _all_stop_table() -> np.ndarray:
+    """``table[codon_index]`` is True when every expansion of the codon is a stop codon."""
+    table = np.zeros(N_CODONS, dtype=bool)
+    for letters in product(ALPHABET, repeat=3):
+        expansions = product(*(IUPAC_EXPANSIONS[letter] for letter in letters))
+        table[codon_index("".join(letters))] = all("".join(e) in STOP_CODONS for e in expansions)
+    return table
+
+
+#: ``IS_STOP[codon_index]``: the codon is a stop whatever its ambiguity codes stand for.
+IS_STOP = _all_stop_table()
+
+
+def codon_codes(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Index of the codon starting at every position of the concatenated codes.
+
+    Parameters
+    ----------
+    codes, offsets
+        Output of :func:`~coding_potential.features.encoding.encode`.
+
+    Returns
+    -------
+    np.ndarray
+        ``uint16`` array of ``max(len(codes) - 2, 0)`` codon indices; positions whose codon would run
+        past the end of their own sequence hold :data:`NO_CODON`.
+    """
+    size = codes.size - 2
+    if size <= 0:
+        return np.empty(0, dtype=np.uint16)
+    codons = codes[:-2] * np.uint16(N_CODES * N_CODES)
+    codons += codes[1:-1] * np.uint16(N_CODES)
+    codons += codes[2:]
+    starts, ends = offsets[:-1], offsets[1:]
+    for back in (1, 2):
+        cut = ends - back
+        codons[cut[(cut >= starts) & (cut < size)]] = NO_CODON
+    return codons
+
+
+@dataclass(frozen=True)
+class OrfCalls:
+    """Longest ORFs, one entry per sequence.
+
+    Attributes
+    ----------
+    length
+        Length of the longest complete ORF, stop codon included (0 when none).
+    start
+        Its 0-based start within the sequence (-1 when none).
+    open_length
+        Length of the longest open ORF, whole codons only (0 when none).
+    open_start
+        Its 0-based start within the sequence (-1 when none).
+    """
+
+    length: np.ndarray
+    start: np.ndarray
+    open_length: np.ndarray
+    open_start: np.ndarray
+
+
+def longest_orfs(codes: np.ndarray, offsets: np.ndarray, codons: np.ndarray | None = None) -> OrfCalls:
+    """Find the longest complete and the longest open ORF of every sequence.
+
+    Parameters
+    ----------
+    codes, offsets
+        Output of :func:`~coding_potential.features.encoding.encode`.
+    codons
+        Output of :func:`codon_codes` when the caller already has it.
+
+    Returns
+    -------
+    OrfCalls
+    """
+    if codons is None:
+        codons = codon_codes(codes, offsets)
+    starts, ends = offsets[:-1], offsets[1:]
+    scale = codes.size + 1  # packs (length, start) into one int64 that sorts by length, then start
+    stops = np.flatnonzero(IS_STOP.take(codons))
+    atgs = np.flatnonzero(codons == ATG)
+    stop_seq = np.searchsorted(offsets, stops, side="right") - 1
+    stop_frame = (stops - starts[stop_seq]) % 3
+    atg_frame = (atgs - starts[np.searchsorted(offsets, atgs, side="right") - 1]) % 3
+    best = np.full(len(starts), -1, dtype=np.int64)
+    best_open = best.copy()
+    for frame in range(3):
+        in_frame = stop_frame == frame
+        frame_stops, frame_seq = stops[in_frame], stop_seq[in_frame]
+        frame_atgs = atgs[atg_frame == frame]
+        best = np.maximum(best, _complete(frame_stops, frame_seq, frame_atgs, starts, scale))
+        best_open = np.maximum(best_open, _open(frame_stops, frame_atgs, starts, ends, scale))
+    length, start = _unpack(best, starts, scale)
+    open_length, open_start = _unpack(best_open, starts, scale)
+    return OrfCalls(length, start, open_length, open_start)
+
+
+def _first_atg_after(atgs: np.ndarray, after: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First ATG position in ``(after, before)`` for each pair; returns (positions, found)."""
+    index = np.searchsorted(atgs, after, side="right")
+    found = index < atgs.size
+    position = atgs[np.minimum(index, atgs.size - 1)] if atgs.size else np.zeros_like(after)
+    return position, found & (position < before)
+
+
+def _complete(stops: np.ndarray, seq: np.ndarray, atgs: np.ndarray, starts: np.ndarray, scale: int) -> np.ndarray:
+    """Best packed complete ORF per sequence within one frame (-1 where none).
+
+    ``stops`` are in position order, so ``seq`` is sorted and the previous stop of the same sequence
+    (or the sequence start) bounds where the ORF ending at each stop may begin.
+    """
+    best = np.full(len(starts), -1, dtype=np.int64)
+    if stops.size == 0:
+        return best
+    first_of_seq = np.ones(stops.size, dtype=bool)
+    first_of_seq[1:] = seq[1:] != seq[:-1]
+    previous = np.empty_like(stops)
+    previous[1:] = stops[:-1]
+    previous = np.where(first_of_seq, starts[seq] - 1, previous)
+    atg, found = _first_atg_after(atgs, previous, stops)
+    if not found.any():
+        return best
+    seq, packed = seq[found], _pack(stops[found] + 3 - atg[found], atg[found], scale)
+    group = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
+    best[seq[group]] = np.maximum.reduceat(packed, group)
+    return best
+
+
+def _open(stops: np.ndarray, atgs: np.ndarray, starts: np.ndarray, ends: np.ndarray, scale: int) -> np.ndarray:
+    """Packed open ORF per sequence within one frame (-1 where none): first ATG after the last stop."""
+    last = np.searchsorted(stops, ends, side="left") - 1
+    last_stop = stops[np.maximum(last, 0)] if stops.size else np.zeros_like(starts)
+    after = np.where((last >= 0) & (last_stop >= starts), last_stop, starts - 1)
+    atg, found = _first_atg_after(atgs, after, ends)
+    return np.where(found, _pack((ends - atg) // 3 * 3, atg, scale), -1)
+
+
+def _pack(length: np.ndarray, start: np.ndarray, scale: int) -> np.ndarray:
+    """One int64 per ORF: larger means longer, then earlier (``start`` is a global position)."""
+    return length * scale + (scale - 1 - start)
+
+
+def _unpack(packed: np.ndarray, starts: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`_pack`; start made relative to its sequence; (0, -1) where none."""
+    none = packed < 0
+    length = np.where(none, 0, packed // scale)
+    start = np.where(none, -1, scale - 1 - packed % scale - starts)
+    return length, start

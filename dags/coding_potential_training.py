@@ -1,0 +1,117 @@
+"""DAG ``coding_potential_training``: train, evaluate and (maybe) promote a coding-potential model.
+
+Wiring only: every task is one function of ``pipeline.steps`` (see ``docs/architecture.md``), built by
+``coding_potential_operators.step_operator`` for the profile in ``$CODING_POTENTIAL_PROFILE``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+# The operators live in <repo>/plugins, which is on sys.path when Airflow's plugins_folder points there;
+# add it here too so that the DAG parses in any Airflow home (tests, a scheduler with defaults).
+_PLUGINS = str(Path(__file__).resolve().parent.parent / "plugins")
+if _PLUGINS not in sys.path:
+    sys.path.append(_PLUGINS)
+
+from airflow.sdk import DAG, Param  # noqa: E402
+from coding_potential_operators import step_operator  # noqa: E402
+
+DOC_MD = """
+### Coding-potential model training (on demand)
+
+Trains candidate models that predict whether an RNA transcript codes for a protein, evaluates them,
+and registers the best one in the MLflow model registry, promoting it to **champion** only if it beats
+the current champion by at least `promotion_margin`.
+
+Tasks, in order (each runs the `pipeline.steps` function named in brackets):
+
+1. `resolve_inputs` (`resolve_training_inputs`): turns `datasets` (manifest names or globs such as
+   `human/train_*`) into labelled FASTA files, optionally sampled (`sample_per_file`, `seed`).
+2. `validate` (`validate_inputs`): reads and validates every record and counts rejections by reason;
+   skips the rest of the run when nothing is valid.
+3. `features` (`build_features`): computes the feature table.
+4. `train` (`train_candidate`): trains the `model_families` on a sequence-disjoint split; the best is
+   the candidate.
+5. `evaluate` (`evaluate_candidate`): scores the candidate on held-out data.
+6. `register` (`register_candidate`): registers the candidate as a new model version; its log says
+   whether it was promoted to champion and why.
+
+Every task writes only under the run's folder `<var>/runs/coding_potential_training/<run_id>/`, atomically,
+so a retry or a rerun is safe. Trigger with a conf, e.g. `{"sample_per_file": 150}` for a quick run.
+"""
+
+# The run's parameters, as one JSON dict for the training, evaluation and registration steps.
+RUN_PARAMS = {
+    "datasets": "{{ params.datasets }}",
+    "sample_per_file": "{{ params.sample_per_file }}",
+    "seed": "{{ params.seed }}",
+    "promotion_margin": "{{ params.promotion_margin }}",
+    "model_families": "{{ params.model_families }}",
+}
+
+with DAG(
+    dag_id="coding_potential_training",
+    description="Train, evaluate and register a coding-potential model; promote it if it is better.",
+    doc_md=DOC_MD,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["coding-potential", "training"],
+    default_args={"owner": "coding-potential", "retries": 1, "retry_delay": timedelta(minutes=1)},
+    render_template_as_native_obj=True,
+    params={
+        "datasets": Param(
+            ["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"],
+            description="Training files: manifest names or globs (e.g. 'human/train_*') of shared/data.",
+            type="array",
+            items={"type": "string", "minLength": 1},
+            minItems=1,
+        ),
+        "sample_per_file": Param(
+            None,
+            description="Records sampled per file (null: every record). Small values give quick runs.",
+            type=["null", "integer"],
+            minimum=1,
+        ),
+        "seed": Param(0, description="Seed for sampling, splitting and training.", type="integer", minimum=0),
+        "promotion_margin": Param(
+            0.002,
+            description="How much the candidate must beat the champion's metric by to be promoted.",
+            type="number",
+            minimum=0,
+        ),
+        "model_families": Param(
+            ["logistic_regression", "random_forest"],
+            description="Model families to train; the best on validation becomes the candidate.",
+            type="array",
+            items={"type": "string", "minLength": 1},
+            minItems=1,
+            uniqueItems=True,
+        ),
+    },
+):
+    resolve_inputs = step_operator(
+        "resolve_inputs",
+        "resolve_training_inputs",
+        {
+            "datasets": "{{ params.datasets }}",
+            "sample_per_file": "{{ params.sample_per_file }}",
+            "seed": "{{ params.seed }}",
+        },
+    )
+    validate = step_operator("validate", "validate_inputs", {"resolved": resolve_inputs.output})
+    features = step_operator("features", "build_features", {"validated": validate.output})
+    train = step_operator("train", "train_candidate", {"featured": features.output, "params": RUN_PARAMS})
+    evaluate = step_operator(
+        "evaluate", "evaluate_candidate", {"trained": train.output, "params": RUN_PARAMS}
+    )
+    register = step_operator(
+        "register",
+        "register_candidate",
+        {"trained": train.output, "evaluated": evaluate.output, "params": RUN_PARAMS},
+    )
+
+    resolve_inputs >> validate >> features >> train >> evaluate >> register

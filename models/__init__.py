@@ -1,0 +1,1 @@
+"""Models: the bundle, sequence-disjoint splits, training, evaluation and the MLflow registry."""

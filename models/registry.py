@@ -1,0 +1,213 @@
+"""MLflow tracking and model registry: log a candidate, register it, promote a champion.
+
+The embedded default is an SQLite store and a file artifact root under ``var/mlflow/``;
+``MLFLOW_TRACKING_URI`` (and ``CODING_POTENTIAL_ARTIFACT_ROOT``) point elsewhere, e.g. Azure ML.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coding_potential import config
+
+from .bundle import CodingModel
+
+MODEL_NAME = "coding-potential"
+CHAMPION_ALIAS = "champion"
+EXPERIMENT = "coding-potential"
+DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+#: a candidate must beat the champion's validation AUROC by this much to replace it.
+DEFAULT_PROMOTION_MARGIN = 0.002
+
+
+class NoChampionError(LookupError):
+    """The registry has no champion yet."""
+
+
+def tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI``, or the embedded SQLite store in ``var/mlflow/mlflow.db``."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    folder = config.var_dir() / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def artifact_root() -> str:
+    """Where new experiments keep artifacts (a local folder by default)."""
+    configured = os.environ.get("CODING_POTENTIAL_ARTIFACT_ROOT")
+    return configured or (config.var_dir() / "mlflow" / "artifacts").as_uri()
+
+
+def client():
+    """An :class:`mlflow.MlflowClient` on the configured store (MLflow imported lazily: it is slow)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_registry_uri(tracking_uri())
+    return mlflow.MlflowClient()
+
+
+def _experiment_id(mlflow_client) -> str:
+    experiment = mlflow_client.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    return mlflow_client.create_experiment(EXPERIMENT, artifact_location=artifact_root())
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Outcome of the promotion rule."""
+
+    promoted: bool
+    reason: str
+
+
+def decide_promotion(candidate_auroc: float, champion_auroc: float | None, margin: float) -> Promotion:
+    """The promotion rule: promote when there is no champion, or when the candidate beats it by ``margin``.
+
+    Both AUROCs are measured on the candidate's own sequence-disjoint validation split.
+    """
+    if champion_auroc is None:
+        return Promotion(True, f"no champion yet; candidate AUROC {candidate_auroc:.4f}")
+    gain = candidate_auroc - champion_auroc
+    if gain > margin:
+        return Promotion(True, f"candidate AUROC {candidate_auroc:.4f} beats champion {champion_auroc:.4f} "
+                               f"by {gain:+.4f} > margin {margin}")
+    return Promotion(False, f"candidate AUROC {candidate_auroc:.4f} vs champion {champion_auroc:.4f} "
+                            f"({gain:+.4f}) does not beat the margin {margin}")
+
+
+def log_candidate(
+    bundle_dir: Path,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    artifacts: dict[str, Path],
+    tags: dict[str, str],
+) -> tuple[str, str]:
+    """Log one training run with its model, and register the model as a new version.
+
+    Returns
+    -------
+    run_id, version : str
+    """
+    import mlflow
+
+    from .pyfunc import CodingPotentialPyfunc
+
+    mlflow_client = client()
+    experiment_id = _experiment_id(mlflow_client)
+    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics(metrics)
+        for subdir, path in artifacts.items():
+            if Path(path).is_dir():
+                mlflow.log_artifacts(str(path), artifact_path=subdir)
+            else:
+                mlflow.log_artifact(str(path), artifact_path=subdir)
+        # The bundle's definition files are also plain run artifacts, readable without loading the model.
+        mlflow.log_artifact(str(bundle_dir / "model.json"), artifact_path="definitions")
+        mlflow.log_artifact(str(bundle_dir / "hexamer.tsv"), artifact_path="definitions")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CodingPotentialPyfunc(),
+            artifacts={"bundle": str(bundle_dir)},
+            pip_requirements=["coding-potential", "scikit-learn==1.9.1", "numpy", "pandas"],
+        )
+        version = mlflow.register_model(info.model_uri, MODEL_NAME, tags=tags)
+    return run.info.run_id, str(version.version)
+
+
+def champion_version(mlflow_client=None) -> str | None:
+    """The version number holding the champion alias, or ``None``."""
+    mlflow_client = mlflow_client or client()
+    try:
+        return str(mlflow_client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS).version)
+    except Exception as error:  # MLflow raises its own RestException/MlflowException for a missing alias
+        if "not found" in str(error).lower() or "RESOURCE_DOES_NOT_EXIST" in str(error):
+            return None
+        raise
+
+
+def promote(
+    version: str,
+    candidate_auroc: float,
+    champion_auroc_on_split: Callable[[CodingModel], float],
+    margin: float = DEFAULT_PROMOTION_MARGIN,
+) -> Promotion:
+    """Apply the promotion rule to registered ``version``; move the champion alias when it wins.
+
+    Parameters
+    ----------
+    champion_auroc_on_split : callable
+        Scores the current champion on the candidate's validation split and returns its AUROC.
+    """
+    mlflow_client = client()
+    current = champion_version(mlflow_client)
+    champion_auroc = None
+    if current is not None and current != version:
+        champion_auroc = champion_auroc_on_split(load_model(f"models:/{MODEL_NAME}/{current}"))
+    decision = decide_promotion(candidate_auroc, champion_auroc, margin)
+    mlflow_client.set_model_version_tag(MODEL_NAME, version, "promotion", decision.reason)
+    if decision.promoted:
+        mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, version)
+    return decision
+
+
+def resolve_version(model_uri: str) -> str:
+    """The version number behind ``models:/NAME@alias`` or ``models:/NAME/N``."""
+    name_and_ref = model_uri.removeprefix("models:/")
+    if "@" in name_and_ref:
+        name, alias = name_and_ref.split("@", 1)
+        if name == MODEL_NAME and alias == CHAMPION_ALIAS:
+            current = champion_version()
+            if current is None:
+                raise NoChampionError(
+                    "no champion model is registered yet: train one with `coding-potential train` "
+                    "(or `make demo`, which runs the training DAG)")
+            return current
+        return str(client().get_model_version_by_alias(name, alias).version)
+    return name_and_ref.rsplit("/", 1)[1]
+
+
+def load_model(model_uri: str | None = None) -> CodingModel:
+    """Load a :class:`CodingModel` from a bundle folder or a registry URI (default: the champion).
+
+    Registry downloads are cached per version under ``var/cache/models/``, so repeated predictions
+    do not copy the model again.
+    """
+    model_uri = model_uri or DEFAULT_MODEL_URI
+    if not model_uri.startswith("models:/"):
+        local = Path(model_uri.removeprefix("file://"))
+        return CodingModel.load(_find_bundle(local))
+    name = model_uri.removeprefix("models:/").split("@")[0].split("/")[0]
+    version = resolve_version(model_uri)
+    cache = config.var_dir() / "cache" / "models" / name / version
+    if not cache.is_dir():
+        import mlflow
+
+        client()  # sets the tracking and registry URIs
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{version}."))
+        try:
+            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(staging))
+            staging.rename(cache)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return CodingModel.load(_find_bundle(cache))
+
+
+def _find_bundle(folder: Path) -> Path:
+    if (folder / "model.json").is_file():
+        return folder
+    found = sorted(folder.rglob("model.json"))
+    if not found:
+        raise FileNotFoundError(f"no model bundle (model.json) under {folder}")
+    return found[0].parent

@@ -1,0 +1,188 @@
+"""Sequence-disjoint train/validation splits.
+
+Isoforms of one gene, or one transcript from two annotation releases, share long identical stretches.
+A random split puts them on both sides and inflates every validation metric. Here sequences are
+grouped by shared k-mers (a FracMinHash sketch: only k-mers whose hash falls under a fixed fraction of
+the hash space are kept, so the sketch scales with length and is comparable between any two
+sequences), and whole groups are assigned to one side of the split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from coding_potential.features import encode
+
+#: k-mer size: long enough that a shared k-mer means shared sequence, not chance (4^21 >> genome).
+KMER = 21
+#: keep one k-mer in SCALE (on average) in the sketch.
+SCALE = 64
+#: two sequences are linked when this fraction of the smaller sketch is shared.
+MIN_CONTAINMENT = 0.3
+#: and at least this many sketch k-mers are shared (guards against one chance hit).
+MIN_SHARED = 2
+#: sketch k-mers present in more sequences than this are repeats (Alu, ...), not evidence of kinship.
+MAX_POSTING = 200
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices of a train/validation split and the groups behind it.
+
+    Attributes
+    ----------
+    train, validation : numpy.ndarray
+        Row indices into the input, sorted.
+    groups : numpy.ndarray
+        Group label per input row: rows sharing a label are near-identical or share long stretches.
+    """
+
+    train: np.ndarray
+    validation: np.ndarray
+    groups: np.ndarray
+
+    def fingerprint(self, ids: Sequence[str], sequences: Sequence[str]) -> str:
+        """sha256 over the validation side's IDs and sequences: equal fingerprints, equal data."""
+        digest = hashlib.sha256()
+        for i in self.validation:
+            digest.update(ids[i].encode())
+            digest.update(b"\t")
+            digest.update(hashlib.sha256(sequences[i].encode()).digest())
+            digest.update(b"\n")
+        return digest.hexdigest()
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads 2-bit-packed k-mers uniformly over 64 bits."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return (z ^ (z >> np.uint64(31))) & _MASK64
+
+
+def sketch(sequences: Sequence[str], k: int = KMER, scale: int = SCALE) -> tuple[np.ndarray, np.ndarray]:
+    """FracMinHash sketch of every sequence.
+
+    Returns
+    -------
+    owner, hashes : numpy.ndarray
+        Parallel arrays: ``hashes[i]`` is a kept k-mer hash of sequence ``owner[i]``; duplicates within
+        one sequence are removed.
+    """
+    codes, offsets = encode(list(sequences))
+    n_total = codes.size
+    if n_total < k:
+        return np.empty(0, np.int64), np.empty(0, np.uint64)
+    n_windows = n_total - k + 1
+    packed = np.zeros(n_windows, dtype=np.uint64)
+    bad = np.zeros(n_windows, dtype=bool)
+    for j in range(k):
+        window = codes[j : j + n_windows]
+        bad |= window > 3
+        packed = (packed << np.uint64(2)) | (window & 3).astype(np.uint64)
+    owner = np.searchsorted(offsets, np.arange(n_windows), side="right") - 1
+    # A window is valid when it lies inside one sequence and holds only A/C/G/T.
+    valid = ~bad & (np.arange(n_windows) + k <= offsets[owner + 1])
+    hashes = _mix(packed[valid])
+    owner = owner[valid]
+    keep = hashes < np.uint64(np.iinfo(np.uint64).max // np.uint64(scale))
+    pairs = np.unique(np.stack([owner[keep].astype(np.uint64), hashes[keep]]), axis=1)
+    return pairs[0].astype(np.int64), pairs[1]
+
+
+def group_sequences(sequences: Sequence[str]) -> np.ndarray:
+    """Group label per sequence: connected components of the 'shares long stretches' relation.
+
+    Exact duplicates always share a group; sequences too short to have a sketch k-mer are grouped with
+    their exact duplicates only.
+    """
+    n = len(sequences)
+    parent = np.arange(n)
+    for a, b in _linked_pairs(sequences):
+        _union(parent, a, b)
+    _link_exact_duplicates(sequences, parent)
+    roots = np.array([_find(parent, i) for i in range(n)])
+    return np.unique(roots, return_inverse=True)[1]
+
+
+def _linked_pairs(sequences: Sequence[str]) -> list[tuple[int, int]]:
+    owner, hashes = sketch(sequences)
+    if owner.size == 0:
+        return []
+    sketch_size = np.bincount(owner, minlength=len(sequences))
+    order = np.argsort(hashes, kind="stable")
+    owner, hashes = owner[order], hashes[order]
+    starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+    sizes = np.diff(np.r_[starts, hashes.size])
+    shared: dict[tuple[int, int], int] = {}
+    for start, size in zip(starts[(sizes > 1) & (sizes <= MAX_POSTING)], sizes[(sizes > 1) & (sizes <= MAX_POSTING)], strict=True):
+        members = owner[start : start + size]
+        for i in range(size):
+            for j in range(i + 1, size):
+                key = (int(members[i]), int(members[j]))
+                shared[key] = shared.get(key, 0) + 1
+    linked = []
+    for (a, b), count in shared.items():
+        smaller = min(sketch_size[a], sketch_size[b])
+        if count >= MIN_SHARED and count >= MIN_CONTAINMENT * smaller:
+            linked.append((a, b))
+    return linked
+
+
+def _link_exact_duplicates(sequences: Sequence[str], parent: np.ndarray) -> None:
+    first: dict[str, int] = {}
+    for i, seq in enumerate(sequences):
+        j = first.setdefault(seq, i)
+        if j != i:
+            _union(parent, i, j)
+
+
+def _find(parent: np.ndarray, i: int) -> int:
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression keeps later look-ups O(1)
+        parent[i], i = root, parent[i]
+    return int(root)
+
+
+def _union(parent: np.ndarray, a: int, b: int) -> None:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:
+        parent[max(ra, rb)] = min(ra, rb)
+
+
+def sequence_disjoint_split(
+    sequences: Sequence[str], labels: Sequence[int], validation_fraction: float = 0.2, seed: int = 0
+) -> Split:
+    """Split rows so that no group straddles train and validation.
+
+    Groups are shuffled (seeded) and given to validation, per label stratum of the group's majority
+    label, until each stratum holds ``validation_fraction`` of its rows: class balance is kept close
+    to the whole set's.
+    """
+    groups = group_sequences(sequences)
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    n_groups = int(groups.max()) + 1 if groups.size else 0
+    group_size = np.bincount(groups, minlength=n_groups)
+    group_label = (np.bincount(groups, weights=labels, minlength=n_groups) * 2 >= group_size).astype(int)
+    in_validation = np.zeros(n_groups, dtype=bool)
+    for label in (0, 1):
+        members = rng.permutation(np.flatnonzero(group_label == label))
+        target = validation_fraction * group_size[members].sum()
+        filled = np.cumsum(group_size[members])
+        in_validation[members[filled <= max(target, group_size[members][:1].sum())]] = True
+    rows_validation = in_validation[groups]
+    return Split(
+        train=np.flatnonzero(~rows_validation),
+        validation=np.flatnonzero(rows_validation),
+        groups=groups,
+    )

@@ -1,0 +1,135 @@
+"""Score FASTA with a model: one TSV row per valid record, rejections beside it.
+
+Shared by ``coding-potential predict`` and the scoring DAG's predict step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+import numpy as np
+
+from coding_potential.fasta import Record, Rejection, read_records
+from models.bundle import CodingModel
+
+from .tables import atomic_path, write_rejected
+
+PREDICTION_COLUMNS = (
+    "id", "coding_probability", "label", "length", "gc_content", "longest_orf_nt",
+    "longest_open_orf_nt", "orf_start", "orf_frame", "fickett", "hexamer_score", "warnings",
+)
+#: records scored per batch: large enough to amortise numpy calls, small enough to bound memory.
+BATCH_SIZE = 20_000
+
+
+@dataclass
+class ScoringSummary:
+    """Counts of one scoring pass (records in = valid + rejected)."""
+
+    records: int = 0
+    valid: int = 0
+    rejected: int = 0
+    coding: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"records": self.records, "valid": self.valid, "rejected": self.rejected,
+                "coding": self.coding, "reasons": dict(self.reasons)}
+
+
+def batches(outputs: Iterable[Record | Rejection], size: int = BATCH_SIZE
+            ) -> Iterator[tuple[list[Record], list[Rejection]]]:
+    """Group the reader's stream into batches of up to ``size`` valid records."""
+    records: list[Record] = []
+    rejections: list[Rejection] = []
+    for item in outputs:
+        if isinstance(item, Record):
+            records.append(item)
+            if len(records) >= size:
+                yield records, rejections
+                records, rejections = [], []
+        else:
+            rejections.append(item)
+    if records or rejections:
+        yield records, rejections
+
+
+def prediction_rows(model: CodingModel, records: list[Record]) -> list[str]:
+    """TSV lines (no newline) for a batch of valid records."""
+    if not records:
+        return []
+    features = model.features([r.sequence for r in records])
+    probabilities = model.predict_features(features)
+    called = probabilities >= model.threshold
+    gc = np.char.mod("%.4f", features["gc_content"])
+    gc[features["n_unambiguous"] == 0] = ""  # GC is undefined without an unambiguous base
+    start = features["orf_start"].astype(str).astype(object)
+    start[features["orf_length"] == 0] = ""
+    frame = features["orf_frame"].astype(str).astype(object)
+    frame[features["orf_length"] == 0] = ""
+    probability_text = np.char.mod("%.6f", probabilities)
+    fickett = np.char.mod("%.4f", features["fickett"])
+    hexamer = np.char.mod("%.4f", features["hexamer_score"])
+    return [
+        "\t".join((r.id, probability_text[i], "coding" if called[i] else "noncoding",
+                   str(features["length"][i]), gc[i], str(features["orf_length"][i]),
+                   str(features["open_orf_length"][i]), start[i], frame[i], fickett[i], hexamer[i],
+                   ",".join(r.warnings)))
+        for i, r in enumerate(records)
+    ]
+
+
+def score_file(
+    source: str | os.PathLike[str] | BinaryIO,
+    output: str | os.PathLike[str] | TextIO,
+    model: CodingModel,
+    rejected_output: str | os.PathLike[str] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[ScoringSummary, list[Rejection]]:
+    """Score every valid record of ``source`` into the TSV ``output`` (a path, written atomically,
+    or an open text stream); rejections go to ``rejected_output`` (default ``OUTPUT.rejected.tsv``
+    when ``output`` is a path) and are returned.
+
+    Raises
+    ------
+    coding_potential.fasta.FastaFormatError
+        When the input as a whole is not FASTA (no output file is left behind then).
+    """
+    if not isinstance(output, str | os.PathLike):
+        summary, rejections = _score_into(output, source, model, on_batch)
+    else:
+        with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as handle:
+            summary, rejections = _score_into(handle, source, model, on_batch)
+        rejected_output = rejected_output or _rejected_path(Path(output))
+    if rejected_output:
+        write_rejected(rejections, rejected_output)
+    return summary, rejections
+
+
+def _score_into(handle: TextIO, source, model: CodingModel, on_batch) -> tuple[ScoringSummary, list[Rejection]]:
+    summary = ScoringSummary()
+    rejections: list[Rejection] = []
+    handle.write("\t".join(PREDICTION_COLUMNS) + "\n")
+    for records, rejected in batches(read_records(source)):
+        lines = prediction_rows(model, records)
+        if lines:
+            handle.write("\n".join(lines) + "\n")
+        rejections.extend(rejected)
+        summary.valid += len(records)
+        summary.coding += sum(1 for line in lines if "\tcoding\t" in line)
+        if on_batch is not None:
+            on_batch(len(records) + len(rejected))
+    summary.rejected = len(rejections)
+    summary.records = summary.valid + summary.rejected
+    for rejection in rejections:
+        summary.reasons[rejection.reason] = summary.reasons.get(rejection.reason, 0) + 1
+    return summary, rejections
+
+
+def _rejected_path(output: Path) -> Path:
+    stem = output.name[: -len(".tsv")] if output.name.endswith(".tsv") else output.name
+    return output.with_name(f"{stem}.rejected.tsv")
