@@ -301,7 +301,7 @@ def load_given_input(fasta: Path, labels: Path) -> dict[str, Any]:
     fasta : Path
         Input FASTA; its IDs (first header token) must match the labels TSV.
     labels : Path
-        TSV with at least ``id`` and ``label`` (1 coding, 0 noncoding).
+        TSV with at least ``id`` and ``label`` (1 coding, 0 noncoding), one row per FASTA record.
 
     Returns
     -------
@@ -311,8 +311,13 @@ def load_given_input(fasta: Path, labels: Path) -> dict[str, Any]:
     table = read_labels(labels)
     fasta_ids = [(header.split() or [""])[0] for header, _ in read_fasta(fasta)]
     missing = set(table["id"]) - set(fasta_ids)
-    if missing:
-        raise SystemExit(f"{len(missing)} labelled IDs are not in {fasta}, e.g. {sorted(missing)[:3]}")
+    unlabelled = set(fasta_ids) - set(table["id"])
+    if missing or unlabelled or len(fasta_ids) != len(set(fasta_ids)):
+        raise SystemExit(
+            f"{fasta} and {labels} must hold the same unique IDs: {len(missing)} labelled IDs not in the "
+            f"FASTA, {len(unlabelled)} FASTA IDs without a label, "
+            f"{len(fasta_ids) - len(set(fasta_ids))} duplicate FASTA IDs"
+        )
     return {
         "fasta": str(fasta),
         "labels": str(labels),
@@ -727,9 +732,7 @@ def metrics(labels: np.ndarray, scores: Scores) -> dict[str, float | int | None]
 # ----------------------------------------------------------------------------------------------
 
 
-def summarise(
-    tool: Tool, timing: Timing, result: dict[str, float | int | None], n_records: int
-) -> dict[str, Any]:
+def summarise(tool: Tool, timing: Timing, result: dict[str, float | int | None], n_records: int) -> dict[str, Any]:
     """Collect everything reported about one tool.
 
     Parameters
@@ -903,9 +906,7 @@ def write_html(path: Path, rows: list[list[str]], png: Path, report: dict[str, A
     head = "".join(f"<th>{html.escape(c)}</th>" for c in TABLE_COLUMNS)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     image = base64.b64encode(png.read_bytes()).decode("ascii")
-    details = html.escape(
-        json.dumps({"input": report["input"], "environment": report["environment"]}, indent=2)
-    )
+    details = html.escape(json.dumps({"input": report["input"], "environment": report["environment"]}, indent=2))
     path.write_text(
         f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>coding-potential vs CPAT 3.0.5</title>
@@ -1034,9 +1035,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         input_info = load_given_input(fasta, labels_path)
     else:
         print("building the mouse 10k input ...", file=sys.stderr)
-        fasta, labels_path, input_info = build_mouse_input(
-            shared / "data" / "mouse", out_root / "input", args.seed
-        )
+        fasta, labels_path, input_info = build_mouse_input(shared / "data" / "mouse", out_root / "input", args.seed)
     labels_table = read_labels(labels_path)
     ids = labels_table["id"].tolist()
     labels = labels_table["label"].to_numpy()
@@ -1047,9 +1046,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools: list[Tool] = []
     if not args.skip_ours:
         extra = ["--model", args.model] if args.model else []
-        tools.append(
-            Tool("ours", "coding-potential", "ours", args.model or "default", None, extra_args=extra)
-        )
+        tools.append(Tool("ours", "coding-potential", "ours", args.model or "default", None, extra_args=extra))
     species = ["Mouse", "Human"] if args.cpat_human else ["Mouse"]
     for sp in species:
         tools.append(
@@ -1061,11 +1058,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for tool in tools:
         exe = args.ours_exe if tool.kind == "ours" else args.cpat_exe
         if not Path(exe).exists():
-            hint = (
-                "run bash bench/setup_cpat.sh"
-                if tool.kind == "cpat"
-                else "install the project or --skip-ours"
-            )
+            hint = "run bash bench/setup_cpat.sh" if tool.kind == "cpat" else "install the project or --skip-ours"
             raise SystemExit(f"{exe} not found: {hint}")
         for model_file in (tool.hexamer, tool.logit):
             if model_file is not None and not model_file.is_file():
@@ -1096,9 +1089,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ours = next((s for s in summaries if s["key"] == "ours"), None)
     speedups = (
-        {s["key"]: s["wall_median_s"] / ours["wall_median_s"] for s in summaries if s["key"] != "ours"}
-        if ours
-        else {}
+        {s["key"]: s["wall_median_s"] / ours["wall_median_s"] for s in summaries if s["key"] != "ours"} if ours else {}
     )
 
     # Reports.

@@ -460,9 +460,8 @@ def _describe_invalid(sequence: str) -> str:
 
 def _duplicate(record: RawRecord, first_number: int, *, same: bool) -> Rejection:
     sequence = "identical" if same else "different"
-    return _reject(
-        record, codes.DUPLICATE_ID, f"duplicate ID: record {first_number} has it ({sequence} sequence)"
-    )
+    what = f"duplicate ID: record {first_number} has it ({sequence} sequence)"
+    return _reject(record, codes.DUPLICATE_ID, what)
 
 
 def _reject(record: RawRecord, reason: str, what: str) -> Rejection:
