@@ -11,6 +11,7 @@ IUPAC ambiguity codes ``R Y S W K M B D H V N`` = 4..14 (:data:`AMBIGUITY_CODES`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -34,6 +35,11 @@ IUPAC_EXPANSIONS: dict[str, str] = {
 
 _INVALID = 255
 
+#: Bases encoded and processed at once by the batch functions. Bounds memory (about 40 bytes a base at
+#: the peak); arrays of this size are also recycled by the allocator instead of being mapped afresh
+#: (page faults) for every chunk, which makes 2 M faster than larger chunks.
+CHUNK_BASES = 2_000_000
+
 
 def _build_lookup() -> np.ndarray:
     """256-entry byte -> code table; lower case and U are tolerated (read as upper case and T)."""
@@ -46,6 +52,7 @@ def _build_lookup() -> np.ndarray:
 
 
 _LOOKUP = _build_lookup()
+_TRANSLATION = _LOOKUP.tobytes()  # bytes.translate maps bytes several times faster than a numpy gather
 
 
 def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -59,7 +66,7 @@ def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     codes : np.ndarray
-        ``uint8`` codes of all sequences, one after the other (see module docstring).
+        Read-only ``uint8`` codes of all sequences, one after the other (see module docstring).
     offsets : np.ndarray
         ``int64`` array of ``len(sequences) + 1`` entries: sequence ``i`` is
         ``codes[offsets[i]:offsets[i + 1]]``.
@@ -69,14 +76,14 @@ def encode(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     ValueError
         If a sequence holds a character outside the alphabet.
     """
-    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    lengths = sequence_lengths(sequences)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     try:
         raw = "".join(sequences).encode("ascii")
     except UnicodeEncodeError as exc:
         raise ValueError(f"non-ASCII character in a sequence: {exc.object[exc.start]!r}") from exc
-    codes = _LOOKUP.take(np.frombuffer(raw, dtype=np.uint8))
+    codes = np.frombuffer(raw.translate(_TRANSLATION), dtype=np.uint8)
     if codes.size and codes.max() == _INVALID:
         _raise_invalid(codes, offsets, raw)
     return codes, offsets
@@ -95,3 +102,24 @@ def _raise_invalid(codes: np.ndarray, offsets: np.ndarray, raw: bytes) -> None:
 def decode(codes: np.ndarray) -> str:
     """Turn codes back into letters (for tests and error messages)."""
     return np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)[codes].tobytes().decode("ascii")
+
+
+def chunk_bounds(lengths: np.ndarray, max_bases: int, max_sequences: int | None = None) -> list[tuple[int, int]]:
+    """Split sequence indices into ``(lo, hi)`` runs of about ``max_bases`` bases.
+
+    A run starts a new block whenever its first base passes a multiple of ``max_bases`` (so a run holds
+    at most ``max_bases`` plus one sequence's bases) and holds at most ``max_sequences`` sequences.
+    """
+    n = len(lengths)
+    if n == 0:
+        return []
+    by_bases = (np.cumsum(lengths) - lengths) // max(max_bases, 1)
+    cuts = np.flatnonzero(np.diff(by_bases)) + 1
+    if max_sequences is not None:
+        cuts = np.union1d(cuts, np.arange(max_sequences, n, max(max_sequences, 1)))
+    return list(pairwise([0, *cuts.tolist(), n]))
+
+
+def sequence_lengths(sequences: Sequence[str]) -> np.ndarray:
+    """``int64`` lengths of the sequences."""
+    return np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))

@@ -121,22 +121,33 @@ def longest_orfs(codes: np.ndarray, offsets: np.ndarray, codons: np.ndarray | No
         codons = codon_codes(codes, offsets)
     starts, ends = offsets[:-1], offsets[1:]
     scale = codes.size + 1  # packs (length, start) into one int64 that sorts by length, then start
-    stops = np.flatnonzero(IS_STOP.take(codons))
+    stops = stop_positions(codes, codons)
     atgs = np.flatnonzero(codons == ATG)
-    stop_seq = np.searchsorted(offsets, stops, side="right") - 1
-    stop_frame = (stops - starts[stop_seq]) % 3
-    atg_frame = (atgs - starts[np.searchsorted(offsets, atgs, side="right") - 1]) % 3
+    # Work per phase of the concatenated array: within one sequence each phase is one reading frame.
+    stop_phase, atg_phase = stops % 3, atgs % 3
     best = np.full(len(starts), -1, dtype=np.int64)
     best_open = best.copy()
-    for frame in range(3):
-        in_frame = stop_frame == frame
-        frame_stops, frame_seq = stops[in_frame], stop_seq[in_frame]
-        frame_atgs = atgs[atg_frame == frame]
-        best = np.maximum(best, _complete(frame_stops, frame_seq, frame_atgs, starts, scale))
-        best_open = np.maximum(best_open, _open(frame_stops, frame_atgs, starts, ends, scale))
+    for phase in range(3):
+        phase_stops, phase_atgs = stops[stop_phase == phase], atgs[atg_phase == phase]
+        seq = _owner(phase_stops, starts)
+        best = np.maximum(best, _complete(phase_stops, seq, phase_atgs, starts, scale))
+        best_open = np.maximum(best_open, _open(phase_stops, phase_atgs, starts, ends, scale))
     length, start = _unpack(best, starts, scale)
     open_length, open_start = _unpack(best_open, starts, scale)
     return OrfCalls(length, start, open_length, open_start)
+
+
+def stop_positions(codes: np.ndarray, codons: np.ndarray) -> np.ndarray:
+    """Sorted positions of (all-expansion) stop codons; each starts with a T, so look there only."""
+    candidates = np.flatnonzero(codes[: codons.size] == ALPHABET.index("T"))
+    return candidates[IS_STOP.take(codons.take(candidates))]
+
+
+def _owner(positions: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Index of the sequence holding each of the sorted ``positions``."""
+    first = np.searchsorted(positions, starts)
+    counts = np.diff(np.append(first, positions.size))
+    return np.repeat(np.arange(starts.size), counts)
 
 
 def _first_atg_after(atgs: np.ndarray, after: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,10 +159,10 @@ def _first_atg_after(atgs: np.ndarray, after: np.ndarray, before: np.ndarray) ->
 
 
 def _complete(stops: np.ndarray, seq: np.ndarray, atgs: np.ndarray, starts: np.ndarray, scale: int) -> np.ndarray:
-    """Best packed complete ORF per sequence within one frame (-1 where none).
+    """Best packed complete ORF per sequence within one phase (-1 where none).
 
-    ``stops`` are in position order, so ``seq`` is sorted and the previous stop of the same sequence
-    (or the sequence start) bounds where the ORF ending at each stop may begin.
+    ``stops`` are sorted, so ``seq`` is too, and the previous stop of the same sequence (or the
+    sequence start) bounds where the ORF ending at each stop may begin.
     """
     best = np.full(len(starts), -1, dtype=np.int64)
     if stops.size == 0:
@@ -171,7 +182,7 @@ def _complete(stops: np.ndarray, seq: np.ndarray, atgs: np.ndarray, starts: np.n
 
 
 def _open(stops: np.ndarray, atgs: np.ndarray, starts: np.ndarray, ends: np.ndarray, scale: int) -> np.ndarray:
-    """Packed open ORF per sequence within one frame (-1 where none): first ATG after the last stop."""
+    """Packed open ORF per sequence within one phase (-1 where none): first ATG after the last stop."""
     last = np.searchsorted(stops, ends, side="left") - 1
     last_stop = stops[np.maximum(last, 0)] if stops.size else np.zeros_like(starts)
     after = np.where((last >= 0) & (last_stop >= starts), last_stop, starts - 1)

@@ -1,0 +1,152 @@
+"""The feature table: column order, neutral values, and :func:`compute_features`.
+
+Columns, in order (one row per input sequence, input order, never NaN):
+
+=================  =======  ==========================================================================
+column             dtype    meaning
+=================  =======  ==========================================================================
+length             int64    number of letters
+n_ambiguous        int64    letters other than A/C/G/T (IUPAC ambiguity codes)
+gc_content         float64  (G+C)/(A+C+G+T) over unambiguous letters; **0.5** when there is none
+                            (blank it where ``n_unambiguous == 0``)
+n_unambiguous      int64    A/C/G/T letters
+orf_length         int64    longest complete ORF (ATG..stop, stop included, IUPAC-aware); 0 if none
+orf_start          int64    its 1-based start; 0 if none
+orf_frame          int64    its frame, ``(orf_start - 1) % 3 + 1``; 0 if none
+orf_coverage       float64  ``orf_length / length``; 0.0 if none
+open_orf_length    int64    longest ATG.. reaching the end with no in-frame stop, whole codons; 0 if none
+fickett            float64  Fickett TESTCODE of the longest complete ORF, else of the whole sequence;
+                            **0.845** (middle of Fickett's no-opinion band) when the scored region has
+                            fewer than 3 A/C/G/T letters
+hexamer_score      float64  only with a hexamer table: mean in-frame log(coding/noncoding) hexamer
+                            ratio (see :mod:`.hexamer`); **0.0** when no hexamer can be read
+kmer{k}_{KMER}     float64  for each k of ``kmer_sizes``: count of the k-mer / number of unambiguous
+                            k-mers, 4**k columns in lexicographic ACGT order; **0.0** when none
+=================  =======  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from . import encoding
+from .composition import MAX_K, frequencies, gc_content, kmer_counts, kmer_names
+from .encoding import chunk_bounds, encode, sequence_lengths
+from .fickett import NEUTRAL_FICKETT, fickett_from_phase_counts, region_phase_counts
+from .hexamer import NEUTRAL_HEXAMER, HexamerTable
+from .orfs import codon_codes, longest_orfs
+
+BASE_COLUMNS: tuple[str, ...] = (
+    "length", "n_ambiguous", "gc_content", "n_unambiguous",
+    "orf_length", "orf_start", "orf_frame", "orf_coverage", "open_orf_length", "fickett",
+)  # fmt: skip
+HEXAMER_COLUMN = "hexamer_score"
+DEFAULT_KMER_SIZES: tuple[int, ...] = (1, 2, 3)
+
+#: Value a column takes where a sequence gives it no information (too short, no ORF, no unambiguous
+#: base). ``"kmer"`` stands for every ``kmer{k}_*`` column.
+NEUTRAL_VALUES: dict[str, float] = {
+    "gc_content": 0.5,
+    "orf_coverage": 0.0,
+    "fickett": NEUTRAL_FICKETT,
+    HEXAMER_COLUMN: NEUTRAL_HEXAMER,
+    "kmer": 0.0,
+}
+
+#: Bases encoded and processed at once (see :data:`.encoding.CHUNK_BASES`).
+CHUNK_BASES = encoding.CHUNK_BASES
+#: Bound on (sequences in a chunk) * 4**max(k): the size of the k-mer count array.
+CHUNK_KMER_BINS = 1 << 23
+
+
+def _check_kmer_sizes(kmer_sizes: Iterable[int]) -> tuple[int, ...]:
+    """Validated k-mer sizes, in the caller's order."""
+    sizes = tuple(int(k) for k in kmer_sizes)
+    if len(set(sizes)) != len(sizes) or any(not 1 <= k <= MAX_K for k in sizes):
+        raise ValueError(f"kmer_sizes must be distinct integers in 1..{MAX_K}, got {sizes}")
+    return sizes
+
+
+def feature_columns(kmer_sizes: Iterable[int] = DEFAULT_KMER_SIZES, with_hexamer: bool = True) -> list[str]:
+    """Column names, in the order :func:`compute_features` returns them."""
+    columns = list(BASE_COLUMNS)
+    if with_hexamer:
+        columns.append(HEXAMER_COLUMN)
+    for k in _check_kmer_sizes(kmer_sizes):
+        columns += [f"kmer{k}_{name}" for name in kmer_names(k)]
+    return columns
+
+
+#: The default column order (k = 1, 2, 3 and the hexamer score).
+FEATURE_COLUMNS: tuple[str, ...] = tuple(feature_columns())
+
+
+def compute_features(
+    sequences: Sequence[str], hexamer: HexamerTable | None = None, kmer_sizes: Iterable[int] = DEFAULT_KMER_SIZES
+) -> dict[str, np.ndarray]:
+    """Compute every feature of every sequence.
+
+    Parameters
+    ----------
+    sequences
+        Normalised sequences: upper case, ``ACGT`` plus IUPAC codes ``RYSWKMBDHVN``.
+    hexamer
+        Hexamer table; without one there is no ``hexamer_score`` column.
+    kmer_sizes
+        k-mer sizes (each 1..6, no repeats), in column order.
+
+    Returns
+    -------
+    dict[str, np.ndarray]
+        One array per column of :func:`feature_columns`, in that order, one row per sequence.
+
+    Raises
+    ------
+    ValueError
+        On a character outside the alphabet or a bad k-mer size.
+    """
+    sizes = _check_kmer_sizes(kmer_sizes)
+    max_sequences = max(CHUNK_KMER_BINS >> (2 * max(sizes, default=1)), 1)
+    bounds = chunk_bounds(sequence_lengths(sequences), CHUNK_BASES, max_sequences)
+    parts = [_chunk_features(sequences[lo:hi], hexamer, sizes) for lo, hi in bounds]
+    columns = feature_columns(sizes, hexamer is not None)
+    if not parts:
+        parts = [_chunk_features([], hexamer, sizes)]
+    if len(parts) == 1:
+        return {name: parts[0][name] for name in columns}
+    return {name: np.concatenate([part[name] for part in parts]) for name in columns}
+
+
+def _chunk_features(
+    sequences: Sequence[str], hexamer: HexamerTable | None, sizes: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """Every column for one chunk of sequences."""
+    codes, offsets = encode(sequences)
+    lengths = np.diff(offsets)
+    counts = kmer_counts(codes, offsets, {1, *sizes})
+    n_unambiguous = counts[1].sum(axis=1)
+    codons = codon_codes(codes, offsets)
+    orfs = longest_orfs(codes, offsets, codons)
+    has_orf = orfs.length > 0
+    fickett_start = np.where(has_orf, orfs.start, 0)
+    fickett_length = np.where(has_orf, orfs.length, lengths)
+    columns = {
+        "length": lengths,
+        "n_ambiguous": lengths - n_unambiguous,
+        "gc_content": gc_content(counts[1], NEUTRAL_VALUES["gc_content"]),
+        "n_unambiguous": n_unambiguous,
+        "orf_length": orfs.length,
+        "orf_start": np.where(has_orf, orfs.start + 1, 0),
+        "orf_frame": np.where(has_orf, orfs.start % 3 + 1, 0),
+        "orf_coverage": np.where(has_orf, orfs.length / np.maximum(lengths, 1), 0.0),
+        "open_orf_length": orfs.open_length,
+        "fickett": fickett_from_phase_counts(region_phase_counts(codes, offsets, fickett_start, fickett_length)),
+    }
+    if hexamer is not None:
+        columns[HEXAMER_COLUMN] = hexamer.score_encoded(codes, offsets, codons, orfs)
+    for k in sizes:
+        by_kmer = np.ascontiguousarray(frequencies(counts[k]).T)  # one contiguous row per column
+        columns.update(zip((f"kmer{k}_{name}" for name in kmer_names(k)), by_kmer, strict=True))
+    return columns
