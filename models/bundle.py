@@ -1,9 +1,11 @@
 """The model bundle: everything needed to turn sequences into coding probabilities.
 
 A bundle is a folder: ``model.json`` (family, threshold, feature definitions, provenance),
-``hexamer.tsv`` (the hexamer table learned from the training split) and ``estimator.joblib`` (the
-fitted scikit-learn pipeline). It is what MLflow stores, what ``coding-potential predict`` loads and
-what the serving endpoint will load: one definition of "the model" everywhere.
+``hexamer.tsv`` (the hexamer table learned from the training split), ``estimator.joblib`` (the
+fitted scikit-learn estimator) and ``inference.npz`` (the same estimator as plain arrays, which is
+what prediction uses: see :mod:`models.inference`). It is what MLflow stores, what
+``coding-potential predict`` loads and what the serving endpoint will load: one definition of
+"the model" everywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from coding_potential.features import HexamerTable, compute_features, feature_columns
+
+from .inference import NumpyEstimator, compile_estimator
 
 #: columns whose scale spans orders of magnitude: log1p keeps linear models well-conditioned.
 LOG_COLUMNS = ("length", "orf_length", "open_orf_length")
@@ -69,12 +73,24 @@ def model_matrix(features: dict[str, np.ndarray], columns: Sequence[str]) -> np.
 
 
 class CodingModel:
-    """A trained coding-potential model: hexamer table + estimator + decision threshold."""
+    """A trained coding-potential model: hexamer table + estimator + decision threshold.
 
-    def __init__(self, spec: ModelSpec, hexamer: HexamerTable, estimator: Any) -> None:
+    Parameters
+    ----------
+    spec : ModelSpec
+    hexamer : HexamerTable
+    estimator : fitted scikit-learn estimator, optional
+        Needed to save a bundle; a loaded bundle predicts from its compiled arrays alone.
+    compiled : NumpyEstimator, optional
+        Compiled from ``estimator`` when not given.
+    """
+
+    def __init__(self, spec: ModelSpec, hexamer: HexamerTable, estimator: Any = None,
+                 compiled: NumpyEstimator | None = None) -> None:
         self.spec = spec
         self.hexamer = hexamer
         self.estimator = estimator
+        self.compiled = compiled or NumpyEstimator(compile_estimator(estimator))
 
     @property
     def threshold(self) -> float:
@@ -89,7 +105,7 @@ class CodingModel:
         if len(features[self.spec.input_columns[0]]) == 0:
             return np.empty(0)
         matrix = model_matrix(features, self.spec.input_columns)
-        return self.estimator.predict_proba(matrix)[:, 1]
+        return self.compiled.predict_proba(matrix)
 
     def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
         """Coding probability per sequence, in input order."""
@@ -97,15 +113,17 @@ class CodingModel:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle folder atomically (a temporary sibling, then a rename)."""
-        import joblib
-
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
             (staging / "model.json").write_text(json.dumps(asdict(self.spec), indent=2, sort_keys=True))
             self.hexamer.save(staging / "hexamer.tsv")
-            joblib.dump(self.estimator, staging / "estimator.joblib")
+            self.compiled.save(staging / "inference.npz")
+            if self.estimator is not None:
+                import joblib
+
+                joblib.dump(self.estimator, staging / "estimator.joblib")
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)
@@ -114,14 +132,22 @@ class CodingModel:
         return target
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> CodingModel:
-        """Read a bundle folder written by :meth:`save`."""
-        import joblib
+    def load(cls, path: str | os.PathLike[str], with_estimator: bool = False) -> CodingModel:
+        """Read a bundle folder written by :meth:`save`.
 
+        ``with_estimator`` also loads the scikit-learn estimator (slow to import; prediction does
+        not need it).
+        """
         folder = Path(path)
         if not (folder / "model.json").is_file():
             raise FileNotFoundError(f"{folder} is not a model bundle (no model.json)")
         spec = ModelSpec(**json.loads((folder / "model.json").read_text()))
         if spec.format != BUNDLE_FORMAT:
             raise ValueError(f"{folder}: bundle format {spec.format}, this version reads {BUNDLE_FORMAT}")
-        return cls(spec, HexamerTable.load(folder / "hexamer.tsv"), joblib.load(folder / "estimator.joblib"))
+        estimator = None
+        if with_estimator:
+            import joblib
+
+            estimator = joblib.load(folder / "estimator.joblib")
+        return cls(spec, HexamerTable.load(folder / "hexamer.tsv"), estimator,
+                   NumpyEstimator.load(folder / "inference.npz"))

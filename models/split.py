@@ -121,19 +121,22 @@ def _linked_pairs(sequences: Sequence[str]) -> list[tuple[int, int]]:
     owner, hashes = owner[order], hashes[order]
     starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
     sizes = np.diff(np.r_[starts, hashes.size])
-    shared: dict[tuple[int, int], int] = {}
-    for start, size in zip(starts[(sizes > 1) & (sizes <= MAX_POSTING)], sizes[(sizes > 1) & (sizes <= MAX_POSTING)], strict=True):
-        members = owner[start : start + size]
-        for i in range(size):
-            for j in range(i + 1, size):
-                key = (int(members[i]), int(members[j]))
-                shared[key] = shared.get(key, 0) + 1
-    linked = []
-    for (a, b), count in shared.items():
-        smaller = min(sketch_size[a], sketch_size[b])
-        if count >= MIN_SHARED and count >= MIN_CONTAINMENT * smaller:
-            linked.append((a, b))
-    return linked
+    pair_codes = []
+    n = len(sequences)
+    # Postings of equal size form a (groups x size) matrix: all pairs come from its upper triangle.
+    for size in np.unique(sizes[(sizes > 1) & (sizes <= MAX_POSTING)]):
+        group_starts = starts[sizes == size]
+        members = owner[group_starts[:, None] + np.arange(size)[None, :]]
+        i, j = np.triu_indices(size, k=1)
+        a, b = members[:, i].ravel(), members[:, j].ravel()
+        pair_codes.append(np.minimum(a, b) * n + np.maximum(a, b))
+    if not pair_codes:
+        return []
+    pairs, counts = np.unique(np.concatenate(pair_codes), return_counts=True)
+    a, b = pairs // n, pairs % n
+    smaller = np.minimum(sketch_size[a], sketch_size[b])
+    linked = (counts >= MIN_SHARED) & (counts >= MIN_CONTAINMENT * smaller)
+    return list(zip(a[linked].tolist(), b[linked].tolist(), strict=True))
 
 
 def _link_exact_duplicates(sequences: Sequence[str], parent: np.ndarray) -> None:

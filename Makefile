@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (lint + the whole suite).
+# Both build the platform environment from the lock first; nothing else needs installing by hand.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: env demo test lint clean-var
+
+env: $(STAMP)
+
+# torch==2.13.0+cpu comes from the wheel on this machine's disk (pip's configured find-links);
+# the lock pins every package, so pip never resolves a CUDA build.
+$(STAMP): requirements/platform.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -r requirements/platform.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: env
+	$(BIN)/coding-potential fetch-data
+	$(BIN)/python -m pipeline.airflow_runner $(DEMO_ARGS)
+
+lint: env
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean-var:
+	rm -rf var

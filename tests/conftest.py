@@ -1,0 +1,42 @@
+"""Shared fixtures: the reference folder, and an isolated var/ per test that writes."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from coding_potential import config
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The reference folder; tests that need it skip, saying why, only where it is absent."""
+    folder = config.shared_dir()
+    if not (folder / "data" / "manifest.tsv").is_file():
+        pytest.skip(f"reference folder not found at {folder} (set CODING_POTENTIAL_SHARED)")
+    return folder
+
+
+@pytest.fixture
+def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh var/ (data copies, MLflow store, runs) for one test."""
+    folder = tmp_path / "var"
+    monkeypatch.setenv("CODING_POTENTIAL_VAR", str(folder))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return folder
+
+
+def read_plain_fasta(path: Path) -> list[tuple[str, str]]:
+    """A deliberately naive reader for well-formed test files: (header, upper-case sequence) pairs."""
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    records: list[tuple[str, list[str]]] = []
+    with opener(path, "rt") as handle:
+        for line in handle:
+            line = line.strip()
+            if line.startswith(">"):
+                records.append((line[1:], []))
+            elif line:
+                records[-1][1].append(line.upper().replace("U", "T"))
+    return [(header, "".join(parts)) for header, parts in records]

@@ -1,0 +1,152 @@
+"""The command line end to end, as a user runs it, on real records."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import read_plain_fasta
+
+
+def run_cli(*args: str, var: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CODING_POTENTIAL_VAR": str(var)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, input=stdin, capture_output=True,
+                          timeout=600, check=False)
+
+
+@pytest.fixture(scope="session")
+def trained(shared, tmp_path_factory) -> Path:
+    """A var/ with a champion trained by `coding-potential train` on a small real human sample."""
+    var = tmp_path_factory.mktemp("trained") / "var"
+    result = run_cli("train", "--sample-per-file", "250", "--families", "logistic_regression", "random_forest",
+                     var=var)
+    assert result.returncode == 0, result.stderr.decode()
+    registered = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    assert registered["promoted"] and registered["version"] == "1"
+    return var
+
+
+def test_train_registers_a_champion_with_artifacts(trained):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{trained / 'mlflow' / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias("coding-potential", "champion")
+    assert str(version.version) == "1"
+    run = client.get_run(version.run_id)
+    assert run.data.metrics["validation_split_auroc"] > 0.9
+    artifacts = {a.path for a in client.list_artifacts(version.run_id, "definitions")}
+    assert artifacts == {"definitions/model.json", "definitions/hexamer.tsv"}
+    plots = {a.path for a in client.list_artifacts(version.run_id, "evaluation/validation_split")}
+    assert {"evaluation/validation_split/roc.png", "evaluation/validation_split/confusion.png"} <= plots
+
+
+def test_predict_writes_one_row_per_valid_record(trained, shared, tmp_path):
+    source = shared / "data" / "mouse" / "validation_coding.fa.gz"
+    expected = read_plain_fasta(source)[:300]
+    small = tmp_path / "mouse.fa"
+    small.write_text("".join(f">{h}\n{s}\n" for h, s in expected))
+    out = tmp_path / "out.tsv"
+    result = run_cli("predict", str(small), "-o", str(out), var=trained)
+    assert result.returncode == 0, result.stderr.decode()
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    # GENCODE-style headers give their first '|' field as the ID.
+    assert [r["id"] for r in rows] == [h.split()[0].split("|")[0] for h, _ in expected]
+    for row, (_, sequence) in zip(rows, expected, strict=True):
+        assert int(row["length"]) == len(sequence)
+        assert 0.0 <= float(row["coding_probability"]) <= 1.0
+        assert row["label"] == ("coding" if float(row["coding_probability"]) >= 0.5 else "noncoding")
+        acgt = sum(sequence.count(b) for b in "ACGT")
+        assert row["gc_content"] == f"{(sequence.count('G') + sequence.count('C')) / acgt:.4f}"
+    # The sample is mouse protein-coding mRNA: a model trained on human must call most of them coding.
+    assert sum(r["label"] == "coding" for r in rows) / len(rows) > 0.8
+    assert (tmp_path / "out.rejected.tsv").read_text() == "record_number\tid\treason\tmessage\n"
+
+
+def test_predict_reports_rejections_and_orf_values(trained, shared, tmp_path):
+    cases = shared / "cases" / "fasta"
+    expected = json.loads((cases / "expected.json").read_text())["c03_iupac_gaps.fa"]
+    out = tmp_path / "c03.tsv"
+    result = run_cli("predict", str(cases / "inputs" / "c03_iupac_gaps.fa"), "-o", str(out), var=trained)
+    assert result.returncode == 0, result.stderr.decode()
+    rows = {r["id"]: r for r in csv.DictReader(out.open(), delimiter="\t")}
+    rejected = list(csv.DictReader((tmp_path / "c03.rejected.tsv").open(), delimiter="\t"))
+    assert len(rows) == expected["expected_valid"] and len(rejected) == expected["expected_rejected"]
+    for record in expected["records"]:
+        if record["status"] == "valid":
+            row = rows[record["id"]]
+            assert float(row["gc_content"]) == pytest.approx(record["gc_fraction"], abs=1e-4)
+            assert int(row["longest_orf_nt"]) == record.get("longest_orf_nt_iupac_aware", record["longest_orf_nt"])
+    assert {r["reason"] for r in rejected} == {"invalid_character"}
+    assert "2 rejected" in result.stderr.decode()
+
+
+@pytest.mark.parametrize(("case", "code"), [("c20_fastq_given.fq", 3), ("c22c_empty_file.fa", 3),
+                                            ("c22_not_fasta_gtf.txt", 3)])
+def test_unusable_inputs_exit_3(trained, shared, tmp_path, case, code):
+    path = shared / "cases" / "fasta" / "inputs" / case
+    result = run_cli("predict", str(path), "-o", str(tmp_path / "x.tsv"), var=trained)
+    assert result.returncode == code
+    assert not (tmp_path / "x.tsv").exists()
+    validate = run_cli("validate", str(path), "--json", var=trained)
+    assert validate.returncode == 3
+    assert json.loads(validate.stdout)["error"]
+
+
+def test_validate_json_counts(shared, tmp_path):
+    path = shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa"
+    result = run_cli("validate", str(path), "--json", var=tmp_path)
+    assert result.returncode == 0
+    summary = json.loads(result.stdout)
+    assert (summary["records"], summary["valid"], summary["rejected"]) == (5, 3, 2)
+    # Every code is listed (a stable schema for reports), zero where it did not occur.
+    assert summary["reasons"] == {"empty_id": 0, "empty_sequence": 0, "invalid_character": 0,
+                                  "not_nucleotide": 0, "duplicate_id": 2}
+    assert summary["warnings"] == {"mixed_t_and_u": 0, "ambiguous_bases": 0}
+
+
+def test_predict_without_champion_exits_1_and_says_how_to_train(shared, tmp_path):
+    path = shared / "cases" / "fasta" / "inputs" / "c01_softmasked_lowercase.fa"
+    result = run_cli("predict", str(path), var=tmp_path / "empty-var")
+    assert result.returncode == 1
+    assert "coding-potential train" in result.stderr.decode()
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run_cli("predict", var=tmp_path).returncode == 2
+    assert run_cli("features", "x.fa", "--output", "o", "--date", "2026-13-01", var=tmp_path).returncode == 2
+
+
+def test_features_writes_a_date_partition(shared, tmp_path):
+    import pyarrow.parquet as pq
+
+    path = shared / "cases" / "fasta" / "inputs" / "c16_orf_edge_cases.fa"
+    result = run_cli("features", str(path), "--output", str(tmp_path / "ds"), "--date", "2026-01-02", var=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    table = pq.read_table(tmp_path / "ds" / "date=2026-01-02" / "part-00000.parquet")
+    assert table.num_rows == 8
+    expected = json.loads((shared / "cases" / "fasta" / "expected.json").read_text())["c16_orf_edge_cases.fa"]
+    assert table.column("orf_length").to_pylist() == [r["longest_orf_nt"] for r in expected["records"]]
+
+
+def test_evaluate_prints_metrics(trained, shared, tmp_path):
+    coding = tmp_path / "c.fa"
+    noncoding = tmp_path / "n.fa"
+    for name, target in (("validation_coding", coding), ("validation_noncoding", noncoding)):
+        records = read_plain_fasta(shared / "data" / "mouse" / f"{name}.fa.gz")[:150]
+        target.write_text("".join(f">{h}\n{s}\n" for h, s in records))
+    result = run_cli("evaluate", "--coding", str(coding), "--noncoding", str(noncoding),
+                     "--output", str(tmp_path / "report"), var=trained)
+    assert result.returncode == 0, result.stderr.decode()
+    metrics = json.loads(result.stdout)
+    assert metrics["n"] == 300 and metrics["tp"] + metrics["fn"] == 150
+    assert metrics["auroc"] > 0.85
+    assert (tmp_path / "report" / "report.html").is_file()
