@@ -71,14 +71,10 @@ with DAG(
         ),
     },
 ):
-    ingest = step_operator(
-        "ingest", "ingest_landing", {"date": "{{ ds }}", "landing": "{{ params.landing }}"}
-    )
+    ingest = step_operator("ingest", "ingest_landing", {"date": "{{ ds }}", "landing": "{{ params.landing }}"})
     validate = step_operator("validate", "validate_inputs", {"resolved": ingest.output})
     features = step_operator("features", "build_features", {"validated": validate.output})
-    predict = step_operator(
-        "predict", "predict", {"featured": features.output, "model_uri": "{{ params.model_uri }}"}
-    )
+    predict = step_operator("predict", "predict", {"featured": features.output, "model_uri": "{{ params.model_uri }}"})
     publish = step_operator(
         "publish",
         "publish",

@@ -105,9 +105,7 @@ with DAG(
     validate = step_operator("validate", "validate_inputs", {"resolved": resolve_inputs.output})
     features = step_operator("features", "build_features", {"validated": validate.output})
     train = step_operator("train", "train_candidate", {"featured": features.output, "params": RUN_PARAMS})
-    evaluate = step_operator(
-        "evaluate", "evaluate_candidate", {"trained": train.output, "params": RUN_PARAMS}
-    )
+    evaluate = step_operator("evaluate", "evaluate_candidate", {"trained": train.output, "params": RUN_PARAMS})
     register = step_operator(
         "register",
         "register_candidate",

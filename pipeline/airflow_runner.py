@@ -440,12 +440,16 @@ def dags_test(
     return result.returncode or 1
 
 
-def _failure_message(result: DagTestResult) -> str:
+def _failure_message(result: DagTestResult, tail_lines: int = 15) -> str:
     states = ", ".join(f"{task}={state}" for task, state in result.states.items()) or "no task instances"
-    return (
+    message = (
         f"DAG {result.dag_id} at {result.logical_date}: airflow dags test exited {result.returncode}; "
         f"tasks: {states}; log: {result.log_path}"
     )
+    if result.log_path is not None and result.log_path.is_file():
+        tail = result.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail_lines:]
+        message += "\n" + "\n".join(tail)
+    return message
 
 
 def stage_landing(
@@ -633,7 +637,7 @@ def _print_run(console: Any, result: DagTestResult) -> None:
         table.add_row("(no task instances found)", "[bold red]failed[/bold red]")
     console.print(table)
     if not result.ok:
-        console.print(f"[bold red]{_failure_message(result)}[/bold red]")
+        console.print(_failure_message(result), style="bold red", markup=False, highlight=False)
 
 
 def _print_summary(console: Any, runs: Sequence[DagTestResult], var: Path, day: str) -> None:

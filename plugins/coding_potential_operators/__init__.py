@@ -12,7 +12,7 @@ features and prediction; an Azure ML command job for training) without touching 
 
 from __future__ import annotations
 
-from coding_potential_operators.operators import PipelineStepOperator, run_dir_for
+from coding_potential_operators.operators import PipelineStepOperator, describe_result, run_dir_for
 from coding_potential_operators.profiles import (
     DEFAULT_PROFILE,
     PROFILE_ENV,
@@ -27,6 +27,7 @@ __all__ = [
     "PipelineStepOperator",
     "available_profiles",
     "current_profile",
+    "describe_result",
     "run_dir_for",
     "step_operator",
 ]

@@ -88,9 +88,7 @@ def load_step(step: str) -> Callable[..., Any]:
         available = sorted(
             name
             for name, value in vars(module).items()
-            if callable(value)
-            and not name.startswith("_")
-            and getattr(value, "__module__", "") == module.__name__
+            if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == module.__name__
         )
         raise ValueError(f"{STEPS_MODULE} has no step {step!r}; steps: {', '.join(available) or '(none)'}")
     return function
@@ -116,9 +114,7 @@ def describe_result(step: str, result: Mapping[str, Any]) -> str:
         version = result.get("version", "?")
         verdict = "PROMOTED to champion" if result.get("promoted") else "NOT promoted"
         return f"{step}: model version {version} {verdict}: {result.get('reason', 'no reason given')}"
-    counted = ", ".join(
-        f"{key}={result[key]}" for key in ("records", "valid", "rejected", "rows") if key in result
-    )
+    counted = ", ".join(f"{key}={result[key]}" for key in ("records", "valid", "rejected", "rows") if key in result)
     return f"{step}: done" + (f" ({counted})" if counted else "")
 
 

@@ -1,0 +1,133 @@
+"""Real runs of both DAGs with ``airflow dags test`` on a small subset of the real data (slow, ~2 min).
+
+One fresh var/ and Airflow home for the module: train on 150 records per human training file, stage
+the two mouse validation files as 2026-01-01's landed input, score that date twice (the second run must
+replace the partition, not add to it), and score a date where nothing landed (every task skipped).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.airflow_runner import (
+    SCORING_DAG,
+    TRAINING_DAG,
+    DagRunFailed,
+    DagTestResult,
+    airflow_env,
+    dags_test,
+    run_dags_test,
+    stage_landing,
+)
+
+pytestmark = pytest.mark.slow
+
+DAY = "2026-01-01"
+EMPTY_DAY = "2026-01-02"
+TRAINING_TASKS = {"resolve_inputs", "validate", "features", "train", "evaluate", "register"}
+SCORING_TASKS = {"ingest", "validate", "features", "predict", "publish"}
+
+
+@dataclass
+class Runs:
+    var: Path
+    env: dict[str, str]
+    training: DagTestResult
+    staged: list[Path]
+    scoring: DagTestResult
+    first_partition: dict[str, object]
+    rescoring: DagTestResult
+    empty_day: DagTestResult
+
+
+def _partition_snapshot(partition: Path) -> dict[str, object]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(partition / "predictions.parquet")
+    return {
+        "files": sorted(p.name for p in partition.iterdir()),
+        "rows": table.num_rows,
+        "ids": sorted(table.column("id").to_pylist()),
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Runs:
+    var = tmp_path_factory.mktemp("airflow-runs") / "var"
+    # Isolate from the caller's settings: the steps must use the defaults under this var/.
+    dropped = {"MLFLOW_TRACKING_URI", "CODING_POTENTIAL_LANDING", "CODING_POTENTIAL_PREDICTIONS", "AIRFLOW_HOME"}
+    base = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("AIRFLOW__")}
+    base["CODING_POTENTIAL_SHARED"] = str(shared)
+    env = airflow_env(var, base=base)
+
+    training = run_dags_test(TRAINING_DAG, None, {"sample_per_file": 150, "seed": 0}, env=env, echo=None)
+    assert training.ok, (training.states, training.log_path)
+    staged = stage_landing(DAY, landing_root=var / "landing")
+    scoring = run_dags_test(SCORING_DAG, DAY, None, env=env, echo=None)
+    assert scoring.ok, (scoring.states, scoring.log_path)
+    first = _partition_snapshot(Path(scoring.results["publish"]["partition"]))
+    rescoring = run_dags_test(SCORING_DAG, DAY, None, env=env, echo=None)
+    empty_day = run_dags_test(SCORING_DAG, EMPTY_DAY, None, env=env, echo=None)
+    return Runs(var, env, training, staged, scoring, first, rescoring, empty_day)
+
+
+def _count_records(path: Path) -> int:
+    with gzip.open(path, "rt") as handle:
+        return sum(1 for line in handle if line.startswith(">"))
+
+
+def test_training_run_registers_and_promotes_a_champion(runs: Runs) -> None:
+    import mlflow
+
+    from models.registry import CHAMPION_ALIAS, MODEL_NAME
+
+    assert runs.training.returncode == 0
+    assert runs.training.states == dict.fromkeys(TRAINING_TASKS, "success")
+    registered = runs.training.results["register_candidate"]
+    assert registered["promoted"] is True, registered
+    uri = f"sqlite:///{runs.var / 'mlflow' / 'mlflow.db'}"
+    assert registered["tracking_uri"] == uri
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    champion = client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+    assert str(champion.version) == str(registered["version"])
+    assert len(client.search_model_versions(f"name='{MODEL_NAME}'")) == 1
+    # the training run's params reached the steps natively (sampled inputs, not the whole files)
+    resolved = runs.training.results["resolve_training_inputs"]["inputs"]
+    assert [item["name"] for item in resolved] == ["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"]
+    assert runs.training.results["validate_inputs"]["records"] == 300
+
+
+def test_scoring_run_publishes_one_row_per_valid_record(runs: Runs) -> None:
+    assert runs.scoring.returncode == 0
+    assert runs.scoring.states == dict.fromkeys(SCORING_TASKS, "success")
+    records = sum(_count_records(path) for path in runs.staged)
+    assert records == 2426 + 2414  # the manifest's counts for mouse/validation_{coding,noncoding}
+    rejected = runs.scoring.results["validate_inputs"]["rejected"]
+    partition = runs.var / "predictions" / f"date={DAY}"
+    assert runs.scoring.results["publish"] == {"partition": str(partition), "rows": records - rejected}
+    assert runs.first_partition["rows"] == records - rejected
+    assert len(set(runs.first_partition["ids"])) == records - rejected  # type: ignore[arg-type]
+
+
+def test_rescoring_a_date_replaces_its_partition(runs: Runs) -> None:
+    assert runs.rescoring.ok, (runs.rescoring.states, runs.rescoring.log_path)
+    partition = Path(runs.rescoring.results["publish"]["partition"])
+    assert _partition_snapshot(partition) == runs.first_partition
+    assert sorted(p.name for p in partition.parent.iterdir()) == [f"date={DAY}"]  # nothing else left
+    assert runs.rescoring.run_dir != runs.scoring.run_dir  # a new run, its own folder
+
+
+def test_a_day_without_input_skips_every_task(runs: Runs) -> None:
+    assert runs.empty_day.returncode == 0
+    assert runs.empty_day.states == dict.fromkeys(SCORING_TASKS, "skipped")
+    assert not (runs.var / "predictions" / f"date={EMPTY_DAY}").exists()
+
+
+def test_an_invalid_conf_fails_loudly(runs: Runs) -> None:
+    with pytest.raises(DagRunFailed, match=r"(?s)no task instances.*sample_per_file: 0 is less than the minimum"):
+        dags_test(TRAINING_DAG, None, {"sample_per_file": 0}, env=runs.env, echo=None)
