@@ -13,15 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-LINEAR, FOREST = "linear", "forest"
+LINEAR, FOREST, BOOSTING = "linear", "forest", "boosting"
 
 
 def compile_estimator(estimator) -> dict[str, np.ndarray]:
     """Arrays that reproduce ``estimator.predict_proba(X)[:, 1]``.
 
-    Supports ``Pipeline(StandardScaler, LogisticRegression)`` and ``RandomForestClassifier``.
+    Supports ``Pipeline(StandardScaler, LogisticRegression)``, ``RandomForestClassifier`` and a
+    binary ``HistGradientBoostingClassifier`` on numeric features.
     """
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.pipeline import Pipeline
 
     if isinstance(estimator, Pipeline):
@@ -32,36 +33,79 @@ def compile_estimator(estimator) -> dict[str, np.ndarray]:
                 "intercept": np.array(linear.intercept_[0] - np.dot(weights, scaler.mean_))}
     if isinstance(estimator, RandomForestClassifier):
         return _compile_forest(estimator)
+    if isinstance(estimator, HistGradientBoostingClassifier):
+        return _compile_boosting(estimator)
     raise TypeError(f"cannot compile {type(estimator).__name__} to numpy inference")
 
 
 def _compile_forest(forest) -> dict[str, np.ndarray]:
-    """All trees in one node table; child indices are made global so one array walk serves all trees."""
-    features, thresholds, left, right, leaf_value, roots = [], [], [], [], [], []
-    offset = 0
+    """A forest's trees as one node table; leaves hold the tree's P(coding)."""
+    trees = []
     for tree in (t.tree_ for t in forest.estimators_):
-        is_leaf = tree.children_left < 0
         values = tree.value[:, 0, :]
-        coding = values[:, 1] / values.sum(axis=1)
-        features.append(np.where(is_leaf, 0, tree.feature))
-        thresholds.append(tree.threshold)
+        trees.append((tree.feature, tree.threshold, tree.children_left, tree.children_right,
+                      values[:, 1] / values.sum(axis=1)))
+    return {"kind": np.array(FOREST), **_node_table(trees)}
+
+
+def _compile_boosting(booster) -> dict[str, np.ndarray]:
+    """Boosted trees as one node table; leaves hold raw scores, summed then passed through a sigmoid."""
+    if booster.n_trees_per_iteration_ != 1:
+        raise TypeError("only binary gradient boosting compiles to numpy inference")
+    trees = []
+    for (predictor,) in booster._predictors:
+        nodes = predictor.nodes
+        if nodes["is_categorical"].any():
+            raise TypeError("categorical splits do not compile to numpy inference")
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append((np.where(leaf, -2, nodes["feature_idx"]), nodes["num_threshold"],
+                      np.where(leaf, -1, nodes["left"].astype(np.int64)),
+                      np.where(leaf, -1, nodes["right"].astype(np.int64)), nodes["value"]))
+    return {"kind": np.array(BOOSTING), "baseline": np.array(float(np.ravel(booster._baseline_prediction)[0])),
+            **_node_table(trees)}
+
+
+def _node_table(trees: list[tuple[np.ndarray, ...]]) -> dict[str, np.ndarray]:
+    """All trees in one table; child indices made global so one array walk serves all trees.
+
+    Each tree is ``(feature, threshold, left, right, leaf_value)`` with negative children at leaves.
+    """
+    features, thresholds, left, right, leaf_value, roots, depths = [], [], [], [], [], [], []
+    offset = 0
+    for feature, threshold, children_left, children_right, value in trees:
+        n_nodes = len(feature)
+        is_leaf = np.asarray(children_left) < 0
         # A leaf points at itself, so walking past the leaf level is harmless.
-        own = np.arange(tree.node_count) + offset
-        left.append(np.where(is_leaf, own, tree.children_left + offset))
-        right.append(np.where(is_leaf, own, tree.children_right + offset))
-        leaf_value.append(coding)
+        own = np.arange(n_nodes) + offset
+        features.append(np.where(is_leaf, 0, feature))
+        thresholds.append(np.asarray(threshold, dtype=np.float64))
+        left.append(np.where(is_leaf, own, np.asarray(children_left) + offset))
+        right.append(np.where(is_leaf, own, np.asarray(children_right) + offset))
+        leaf_value.append(np.asarray(value, dtype=np.float64))
         roots.append(offset)
-        offset += tree.node_count
+        depths.append(_depth(np.asarray(children_left), np.asarray(children_right)))
+        offset += n_nodes
     return {
-        "kind": np.array(FOREST),
         "feature": np.concatenate(features).astype(np.int32),
         "threshold": np.concatenate(thresholds),
         "left": np.concatenate(left).astype(np.int64),
         "right": np.concatenate(right).astype(np.int64),
         "value": np.concatenate(leaf_value),
         "roots": np.asarray(roots, dtype=np.int64),
-        "depth": np.array(max(t.tree_.max_depth for t in forest.estimators_)),
+        "depth": np.array(max(depths, default=0)),
     }
+
+
+def _depth(left: np.ndarray, right: np.ndarray) -> int:
+    """Number of edges on the longest root-to-leaf path."""
+    depth, level, frontier = 0, 0, [0]
+    while frontier:
+        children = [c for node in frontier for c in (left[node], right[node]) if c >= 0]
+        if children:
+            level += 1
+            depth = level
+        frontier = children
+    return depth
 
 
 class NumpyEstimator:
@@ -85,26 +129,28 @@ class NumpyEstimator:
         if self.kind == LINEAR:
             z = matrix @ self.arrays["weights"] + self.arrays["intercept"]
             return 1.0 / (1.0 + np.exp(-z))
-        return self._forest(matrix)
+        if self.kind == BOOSTING:
+            raw = self.arrays["baseline"] + self._walk(matrix, np.float64).sum(axis=0)
+            return 1.0 / (1.0 + np.exp(-raw))
+        # scikit-learn's forests compare float32 features against float64 thresholds: do the same.
+        return self._walk(matrix, np.float32).mean(axis=0)
 
-    def _forest(self, matrix: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        # scikit-learn compares float32 features against float64 thresholds: do the same.
-        matrix = matrix.astype(np.float32).astype(np.float64)
-        out = np.empty(matrix.shape[0])
+    def _walk(self, matrix: np.ndarray, dtype: type, chunk: int = 4096) -> np.ndarray:
+        """Leaf value of every tree for every row: shape (trees, rows)."""
+        matrix = matrix.astype(dtype).astype(np.float64)
+        out = np.empty((self.arrays["roots"].size, matrix.shape[0]))
         for start in range(0, matrix.shape[0], chunk):  # bounds the (trees x rows) node array
-            out[start : start + chunk] = self._forest_chunk(matrix[start : start + chunk])
+            out[:, start : start + chunk] = self._walk_chunk(matrix[start : start + chunk])
         return out
 
-    def _forest_chunk(self, matrix: np.ndarray) -> np.ndarray:
+    def _walk_chunk(self, matrix: np.ndarray) -> np.ndarray:
         a = self.arrays
         feature, threshold, left, right = a["feature"], a["threshold"], a["left"], a["right"]
-        rows = np.arange(matrix.shape[0])
         nodes = np.repeat(a["roots"][:, None], matrix.shape[0], axis=1)  # (trees, rows)
-        row_index = np.broadcast_to(rows, nodes.shape)
+        row_start = np.arange(matrix.shape[0]) * matrix.shape[1]
         flat_matrix = matrix.ravel()
-        n_cols = matrix.shape[1]
         for _ in range(int(a["depth"])):
-            values = flat_matrix[row_index * n_cols + feature[nodes]]
+            values = flat_matrix[row_start + feature[nodes]]
             # scikit-learn sends x <= threshold to the left child.
             nodes = np.where(values <= threshold[nodes], left[nodes], right[nodes])
-        return a["value"][nodes].mean(axis=0)
+        return a["value"][nodes]

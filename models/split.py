@@ -167,25 +167,35 @@ def sequence_disjoint_split(
 ) -> Split:
     """Split rows so that no group straddles train and validation.
 
-    Groups are shuffled (seeded) and given to validation, per label stratum of the group's majority
-    label, until each stratum holds ``validation_fraction`` of its rows: class balance is kept close
-    to the whole set's.
+    A group is named by the smallest seeded hash of its members' sequences and goes to validation
+    when that name, hashed again, falls in the lowest ``validation_fraction`` of the hash space. The side of a transcript therefore depends
+    on its sequence (and its relatives), not on which other files were loaded: a model trained on a
+    sample and one trained on the whole set agree on which transcripts they never saw, which is
+    what the champion/candidate comparison needs. With thousands of groups each class keeps close
+    to ``validation_fraction`` of its rows.
     """
     groups = group_sequences(sequences)
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
     n_groups = int(groups.max()) + 1 if groups.size else 0
-    group_size = np.bincount(groups, minlength=n_groups)
-    group_label = (np.bincount(groups, weights=labels, minlength=n_groups) * 2 >= group_size).astype(int)
-    in_validation = np.zeros(n_groups, dtype=bool)
-    for label in (0, 1):
-        members = rng.permutation(np.flatnonzero(group_label == label))
-        target = validation_fraction * group_size[members].sum()
-        filled = np.cumsum(group_size[members])
-        in_validation[members[filled <= max(target, group_size[members][:1].sum())]] = True
-    rows_validation = in_validation[groups]
+    keys = np.array([_sequence_hash(seq, seed) for seq in sequences], dtype=np.uint64)
+    group_key = np.full(n_groups, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(group_key, groups, keys)
+    cut = np.uint64(int(validation_fraction * float(np.iinfo(np.uint64).max)))
+    # The smallest member hash names the group; hashing it again makes it uniform whatever the
+    # group's size (a minimum over k members is biased low), so big families are not over-drawn.
+    rows_validation = (_mix(group_key) < cut)[groups]
+    labels = np.asarray(labels)
+    for label in np.unique(labels):
+        # Guard tiny inputs: each class needs a row on both sides to be trained and judged.
+        members = labels == label
+        if members.sum() > 1 and not (rows_validation & members).any():
+            rows_validation[groups == groups[np.flatnonzero(members)[np.argmin(keys[members])]]] = True
     return Split(
         train=np.flatnonzero(~rows_validation),
         validation=np.flatnonzero(rows_validation),
         groups=groups,
     )
+
+
+def _sequence_hash(sequence: str, seed: int) -> int:
+    digest = hashlib.blake2b(sequence.encode("ascii"), digest_size=8, salt=seed.to_bytes(8, "little"))
+    return int.from_bytes(digest.digest(), "little")

@@ -13,11 +13,14 @@ from .bundle import CodingModel, ModelSpec, input_columns, model_matrix
 from .evaluate import classification_metrics
 from .split import Split, sequence_disjoint_split
 
-FAMILIES = ("logistic_regression", "random_forest")
+FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
 
-#: Classes are weighted to equal total weight, so probabilities are calibrated for an equal prior
-#: (transcriptomes differ in their coding fraction) and 0.5 is the balanced decision threshold.
-DEFAULT_THRESHOLD = 0.5
+#: Classes are weighted to equal total weight, so probabilities are read against an equal prior
+#: (transcriptomes differ in their coding fraction). The decision threshold is then chosen where
+#: sensitivity equals specificity on out-of-fold predictions of the train side (``"balanced"``),
+#: never on the validation split that judges the model.
+DEFAULT_THRESHOLD = "balanced"
+THRESHOLD_FOLDS = 3
 
 
 @dataclass
@@ -28,8 +31,9 @@ class TrainingConfig:
     kmer_sizes: tuple[int, ...] = (1, 2, 3)
     validation_fraction: float = 0.2
     seed: int = 0
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | str = DEFAULT_THRESHOLD
     forest_trees: int = 300
+    boosting_rounds: int = 300
 
 
 @dataclass
@@ -58,7 +62,7 @@ class TrainResult:
 
 def make_estimator(family: str, config: TrainingConfig):
     """An unfitted scikit-learn pipeline for ``family``, with balanced class weights."""
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -69,6 +73,11 @@ def make_estimator(family: str, config: TrainingConfig):
         return RandomForestClassifier(
             n_estimators=config.forest_trees, min_samples_leaf=2, class_weight="balanced_subsample",
             n_jobs=-1, random_state=config.seed,
+        )
+    if family == "gradient_boosting":
+        return HistGradientBoostingClassifier(
+            max_iter=config.boosting_rounds, learning_rate=0.1, class_weight="balanced",
+            random_state=config.seed,
         )
     raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
 
@@ -120,13 +129,19 @@ def train(
         say(f"fitting {family}")
         estimator = make_estimator(family, config).fit(matrix[split.train], y[split.train])
         probabilities = estimator.predict_proba(matrix[split.validation])[:, 1]
-        candidates[family] = classification_metrics(y[split.validation], probabilities, config.threshold)
+        candidates[family] = classification_metrics(y[split.validation], probabilities, 0.5)
         fitted[family] = (estimator, probabilities)
         say(f"{family}: validation AUROC {candidates[family]['auroc']:.4f}")
     best = max(candidates, key=lambda family: candidates[family]["auroc"])
     estimator, probabilities = fitted[best]
+    threshold = config.threshold
+    if threshold == "balanced":
+        say(f"choosing the threshold of {best} on {THRESHOLD_FOLDS}-fold out-of-fold predictions")
+        threshold = balanced_threshold(best, config, matrix[split.train], y[split.train], split.groups[split.train])
+    threshold = float(threshold)
+    candidates[best] = classification_metrics(y[split.validation], probabilities, threshold)
     spec = ModelSpec(
-        family=best, threshold=config.threshold, kmer_sizes=list(config.kmer_sizes), input_columns=columns,
+        family=best, threshold=threshold, kmer_sizes=list(config.kmer_sizes), input_columns=columns,
         metadata={
             "validation_fingerprint": fingerprint,
             "validation_metrics": candidates[best],
@@ -136,3 +151,19 @@ def train(
         },
     )
     return TrainResult(CodingModel(spec, hexamer, estimator), split, fingerprint, probabilities, candidates)
+
+
+def balanced_threshold(family: str, config: TrainingConfig, matrix: np.ndarray, labels: np.ndarray,
+                       groups: np.ndarray) -> float:
+    """Threshold where sensitivity equals specificity on group-disjoint out-of-fold predictions."""
+    from sklearn.metrics import roc_curve
+    from sklearn.model_selection import GroupKFold
+
+    out_of_fold = np.empty(labels.size)
+    for fit_rows, held_rows in GroupKFold(n_splits=THRESHOLD_FOLDS).split(matrix, labels, groups):
+        estimator = make_estimator(family, config).fit(matrix[fit_rows], labels[fit_rows])
+        out_of_fold[held_rows] = estimator.predict_proba(matrix[held_rows])[:, 1]
+    false_positive, true_positive, thresholds = roc_curve(labels, out_of_fold)
+    # sensitivity = tpr, specificity = 1 - fpr: pick the ROC point where they are closest.
+    best = np.argmin(np.abs(true_positive - (1.0 - false_positive))[1:]) + 1  # skip the +inf point
+    return float(np.clip(thresholds[best], 0.0, 1.0))
