@@ -168,11 +168,11 @@ def sequence_disjoint_split(
     """Split rows so that no group straddles train and validation.
 
     A group is named by the smallest seeded hash of its members' sequences and goes to validation
-    when that name, hashed again, falls in the lowest ``validation_fraction`` of the hash space. The side of a transcript therefore depends
-    on its sequence (and its relatives), not on which other files were loaded: a model trained on a
-    sample and one trained on the whole set agree on which transcripts they never saw, which is
-    what the champion/candidate comparison needs. With thousands of groups each class keeps close
-    to ``validation_fraction`` of its rows.
+    when that name, hashed again, falls in the lowest ``validation_fraction`` of the hash space.
+    The side of a transcript therefore depends on its sequence (and its relatives), not on which
+    other files were loaded: a model trained on a sample and one trained on the whole set agree on
+    which transcripts they never saw, which is what the champion/candidate comparison needs. With
+    thousands of groups each class keeps close to ``validation_fraction`` of its rows.
     """
     groups = group_sequences(sequences)
     n_groups = int(groups.max()) + 1 if groups.size else 0
