@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train, evaluate and register a candidate (the training DAG in-process)")
     p.add_argument("--datasets", nargs="+", default=["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"])
     p.add_argument("--sample-per-file", type=int, help="train on a seeded sample of N records per file")
-    p.add_argument("--families", nargs="+", default=["logistic_regression", "random_forest"])
+    p.add_argument("--families", nargs="+", default=["logistic_regression", "random_forest", "gradient_boosting"])
     p.add_argument("--margin", type=float, default=0.002, help="AUROC margin to replace the champion")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_train)

@@ -84,7 +84,7 @@ with DAG(
             minimum=0,
         ),
         "model_families": Param(
-            ["logistic_regression", "random_forest"],
+            ["logistic_regression", "random_forest", "gradient_boosting"],
             description="Model families to train; the best on validation becomes the candidate.",
             type="array",
             items={"type": "string", "minLength": 1},

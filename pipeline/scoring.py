@@ -16,7 +16,7 @@ import numpy as np
 from coding_potential.fasta import Record, Rejection, read_records
 from models.bundle import CodingModel
 
-from .tables import atomic_path, write_rejected
+from .files import atomic_path, write_rejected
 
 PREDICTION_COLUMNS = (
     "id", "coding_probability", "label", "length", "gc_content", "longest_orf_nt",

@@ -1,16 +1,13 @@
 """Tables the pipeline passes between steps: validated records, features, predictions.
 
-Every write is atomic (a temporary sibling, then a rename), so a crashed or retried task never
-leaves a half-written file where the next step would read it.
+Every write is atomic (see :mod:`pipeline.files`), so a crashed or retried task never leaves a
+half-written file where the next step would read it.
 """
 
 from __future__ import annotations
 
-import csv
 import os
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,39 +17,16 @@ import pyarrow.parquet as pq
 from coding_potential.fasta import Record, Rejection, read_records
 from coding_potential.features import compute_features
 
-#: Rejected records, as written beside every output that drops them.
-REJECTED_COLUMNS = ("record_number", "id", "reason", "message")
+from .files import atomic_path, write_rejected
 
-
-@contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` when the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+__all__ = ["atomic_path", "features_table", "featurise_file", "records_table", "split_outputs",
+           "write_parquet", "write_rejected"]
 
 
 def write_parquet(table: pa.Table, target: str | os.PathLike[str]) -> Path:
     """Write ``table`` to ``target`` atomically."""
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp)
-    return Path(target)
-
-
-def write_rejected(rejections: Iterable[Rejection], target: str | os.PathLike[str]) -> Path:
-    """The rejected-records TSV: record_number, id, reason, message."""
-    with atomic_path(target) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(REJECTED_COLUMNS)
-        for rejection in rejections:
-            writer.writerow([rejection.number, rejection.id, rejection.reason, rejection.message])
     return Path(target)
 
 

@@ -150,3 +150,17 @@ def test_evaluate_prints_metrics(trained, shared, tmp_path):
     assert metrics["n"] == 300 and metrics["tp"] + metrics["fn"] == 150
     assert metrics["auroc"] > 0.85
     assert (tmp_path / "report" / "report.html").is_file()
+
+
+def test_predict_imports_neither_airflow_spark_mlflow_nor_sklearn(trained, shared, tmp_path):
+    """Start-up is most of a small job's time: predict loads the cached champion with numpy alone."""
+    path = shared / "cases" / "fasta" / "inputs" / "c01_softmasked_lowercase.fa"
+    run_cli("predict", str(path), "-o", str(tmp_path / "warm.tsv"), var=trained)  # fills the model cache
+    code = ("import sys; from cli.main import main; "
+            f"rc = main(['predict', {str(path)!r}, '-o', {str(tmp_path / 'out.tsv')!r}]); "
+            "print(rc, sorted(m for m in ('airflow', 'pyspark', 'mlflow', 'sklearn') if m in sys.modules))")
+    env = {**os.environ, "CODING_POTENTIAL_VAR": str(trained)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120, check=False)
+    assert result.stdout.decode().strip().splitlines()[-1] == "0 []", result.stderr.decode()
+    assert len((tmp_path / "out.tsv").read_text().splitlines()) == 4  # header + 3 records

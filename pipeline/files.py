@@ -1,0 +1,40 @@
+"""Atomic file writes (standard library only, so the predict path does not import pyarrow)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from coding_potential.fasta import Rejection
+
+#: Rejected records, as written beside every output that drops them.
+REJECTED_COLUMNS = ("record_number", "id", "reason", "message")
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` when the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_rejected(rejections: Iterable[Rejection], target: str | os.PathLike[str]) -> Path:
+    """The rejected-records TSV: record_number, id, reason, message."""
+    with atomic_path(target) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(REJECTED_COLUMNS)
+        for rejection in rejections:
+            writer.writerow([rejection.number, rejection.id, rejection.reason, rejection.message])
+    return Path(target)
