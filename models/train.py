@@ -120,7 +120,7 @@ def train(
     )
     features = dict(base_features) if base_features is not None else compute_features(
         list(sequences), kmer_sizes=config.kmer_sizes)
-    features["hexamer_score"] = hexamer.score(list(sequences))
+    features.update(hexamer.score_columns(list(sequences)))
     columns = input_columns(config.kmer_sizes)
     matrix = model_matrix(features, columns)
     candidates: dict[str, dict] = {}

@@ -243,7 +243,7 @@ def predict(run_dir: str, featured: dict, model_uri: str | None = None) -> dict:
     features_tbl = pq.read_table(featured["features"])
     sequences = pq.read_table(featured["validated"], columns=["sequence"]).column("sequence").to_pylist()
     features = _feature_arrays(features_tbl)
-    features["hexamer_score"] = model.hexamer.score(sequences)
+    features.update(model.hexamer.score_columns(sequences))
     probabilities = model.predict_features(features)
     called = probabilities >= model.threshold
     no_orf = features["orf_length"] == 0

@@ -32,6 +32,7 @@ from coding_potential.features import (
     kmer_counts,
     kmer_names,
     longest_orfs,
+    longest_stop_free,
 )
 from coding_potential.features import encoding as feature_encoding
 from coding_potential.features import table as feature_table
@@ -64,6 +65,18 @@ def ref_orfs(seq: str) -> tuple[int, int, int, int]:
         elif (len(seq) - i) // 3 * 3 > best_open:
             best_open, best_open_start = (len(seq) - i) // 3 * 3, i
     return best, best_start, best_open, best_open_start
+
+
+def ref_stop_free(seq: str) -> tuple[int, int]:
+    """(length, 0-based start or -1) of the longest stop-free in-frame stretch, by trying every start."""
+    best, best_start = 0, -1
+    for i in range(len(seq)):
+        j = i
+        while j + 3 <= len(seq) and not ref_is_stop(seq[j : j + 3]):
+            j += 3
+        if j - i > best:  # strict: the earliest start wins ties
+            best, best_start = j - i, i
+    return best, best_start
 
 
 def ref_gc(seq: str) -> float:
@@ -123,23 +136,33 @@ def ref_fickett(region: str) -> float:
     return score
 
 
-def ref_region(seq: str, allow_open: bool) -> str:
+def ref_region(seq: str) -> str:
+    """The scored region: the longer of the complete and the open ORF (complete wins ties), else the
+    longest stop-free stretch, else the whole sequence."""
     length, start, open_length, open_start = ref_orfs(seq)
-    if length:
+    if length and length >= open_length:
         return seq[start : start + length]
-    if allow_open and open_length:
+    if open_length:
         return seq[open_start : open_start + open_length]
+    stop_free, stop_free_start = ref_stop_free(seq)
+    if stop_free:
+        return seq[stop_free_start : stop_free_start + stop_free]
     return seq
 
 
-def ref_hexamers(seq: str) -> list[str]:
-    region = ref_region(seq, allow_open=True)
+def ref_stop_free_region(seq: str) -> str:
+    length, start = ref_stop_free(seq)
+    return seq[start : start + length] if length else ""
+
+
+def ref_hexamers(region: str) -> list[str]:
+    """In-frame (step 3) unambiguous hexamers of a region, read from its start."""
     words = (region[i : i + 6] for i in range(0, len(region) - 5, 3))
     return [w for w in words if all(b in "ACGT" for b in w)]
 
 
-def ref_hexamer_score(seq: str, coding: dict[str, float], noncoding: dict[str, float]) -> float:
-    words = ref_hexamers(seq)
+def ref_hexamer_score(region: str, coding: dict[str, float], noncoding: dict[str, float]) -> float:
+    words = ref_hexamers(region)
     ratios = [math.log((coding[w] + PSEUDO_FREQUENCY) / (noncoding[w] + PSEUDO_FREQUENCY)) for w in words]
     return sum(ratios) / len(ratios) if ratios else 0.0
 
@@ -238,6 +261,39 @@ def test_orfs_match_brute_force(sequences: list[str]) -> None:
         assert got == expected, seq
 
 
+def test_stop_free_matches_brute_force(sequences: list[str]) -> None:
+    length, start = longest_stop_free(*encode(sequences))
+    for i, seq in enumerate(sequences):
+        assert (length[i], start[i]) == ref_stop_free(seq), seq
+
+
+def test_stop_free_columns_match_brute_force(sequences: list[str]) -> None:
+    features = compute_features(sequences, kmer_sizes=())
+    assert features["stopfree_length"].dtype == np.int64 and features["stopfree_coverage"].dtype == np.float64
+    for i, seq in enumerate(sequences):
+        length, _ = ref_stop_free(seq)
+        assert features["stopfree_length"][i] == length, seq
+        assert features["stopfree_coverage"][i] == pytest.approx(length / len(seq) if seq else 0.0)
+
+
+@pytest.mark.parametrize(
+    ("seq", "length", "start"),
+    [
+        ("", 0, -1),
+        ("TA", 0, -1),
+        ("TAA", 0, -1),  # a lone stop: nothing stop-free
+        ("TAR", 0, -1),  # TAR = TAA/TAG: a stop
+        ("AAAA", 3, 0),  # frames 1 and 2 tie at 3 nt: the earliest start wins
+        ("TARCCC", 3, 1),  # frame 1: TAR|CCC (3 from 3); frame 2: ARC (3 from 1); the earliest wins
+        ("YAACCTGA", 6, 0),  # YAA may be CAA: read through; TGA ends the frame-1 stretch
+        ("TGATAACCCCCC", 9, 1),  # frame 1: TGA TAA, then 6 nt; frames 2 and 3 tie at 9: the earliest wins
+    ],
+)
+def test_stop_free_rules(seq: str, length: int, start: int) -> None:
+    got = longest_stop_free(*encode([seq]))
+    assert (got[0][0], got[1][0]) == ref_stop_free(seq) == (length, start)
+
+
 def test_orf_columns_match_brute_force(sequences: list[str]) -> None:
     features = compute_features(sequences, kmer_sizes=())
     for i, seq in enumerate(sequences):
@@ -279,8 +335,8 @@ def test_kmer_counts_for_each_largest_k(sequences: list[str]) -> None:
 def test_fickett_matches_scalar_reference(sequences: list[str]) -> None:
     features = compute_features(sequences, kmer_sizes=())
     for i, seq in enumerate(sequences):
-        expected = ref_fickett(ref_region(seq, allow_open=False))
-        assert features["fickett"][i] == pytest.approx(expected), seq
+        assert features["fickett"][i] == pytest.approx(ref_fickett(ref_region(seq))), seq
+        assert features["stopfree_fickett"][i] == pytest.approx(ref_fickett(ref_stop_free_region(seq))), seq
 
 
 def test_fickett_cpat_variant_differs_only_below_content_021() -> None:
@@ -297,17 +353,36 @@ def test_hexamer_score_matches_scalar_reference(sequences: list[str], hexamer_ta
     noncoding = dict(zip(kmer_names(6), hexamer_table.noncoding, strict=True))
     features = compute_features(sequences, hexamer=hexamer_table, kmer_sizes=())
     scores = hexamer_table.score(sequences)
+    columns = hexamer_table.score_columns(sequences)
+    assert list(columns) == ["hexamer_score", "stopfree_hexamer_score"]
     for i, seq in enumerate(sequences):
-        expected = ref_hexamer_score(seq, coding, noncoding)
+        expected = ref_hexamer_score(ref_region(seq), coding, noncoding)
         assert features["hexamer_score"][i] == pytest.approx(expected), seq
         assert scores[i] == pytest.approx(expected)
+        expected = ref_hexamer_score(ref_stop_free_region(seq), coding, noncoding)
+        assert features["stopfree_hexamer_score"][i] == pytest.approx(expected), seq
+    for name, values in columns.items():
+        np.testing.assert_array_equal(values, features[name], err_msg=name)
+
+
+def test_score_regions_reads_any_region(hexamer_table: HexamerTable) -> None:
+    coding = dict(zip(kmer_names(6), hexamer_table.coding, strict=True))
+    noncoding = dict(zip(kmer_names(6), hexamer_table.noncoding, strict=True))
+    seqs = ["ACGTTGCANNAGGCTTACCGAT", "GGGCCCAAATTT", "", "ACGTAC"]
+    start, length = np.array([1, 0, 0, 0]), np.array([20, 12, 0, 5])
+    codes, offsets = encode(seqs)
+    got = hexamer_table.score_regions(codes, offsets, None, start, length)
+    for i, seq in enumerate(seqs):
+        region = seq[start[i] : start[i] + length[i]]
+        assert got[i] == pytest.approx(ref_hexamer_score(region, coding, noncoding)), seq
+    assert got[2:].tolist() == [NEUTRAL_VALUES["stopfree_hexamer_score"]] * 2
 
 
 def test_hexamer_fit_counts_in_frame_hexamers_of_the_scored_region(sequences: list[str]) -> None:
     coding_seqs, noncoding_seqs = sequences[::2], sequences[1::2]
     table = HexamerTable.fit(coding_seqs, noncoding_seqs)
     for seqs, fitted in ((coding_seqs, table.coding), (noncoding_seqs, table.noncoding)):
-        words = [w for s in seqs for w in ref_hexamers(s)]
+        words = [w for s in seqs for w in ref_hexamers(ref_region(s))]
         expected = np.array([words.count(w) for w in kmer_names(6)]) / len(words)
         assert np.allclose(fitted, expected, rtol=0, atol=1e-15)
 
@@ -340,15 +415,20 @@ def test_chunking_does_not_change_results(
 def test_columns_order_and_types(hexamer_table: HexamerTable) -> None:
     features = compute_features(["ATGAAATAG", "CC"], hexamer=hexamer_table)
     assert list(features) == list(FEATURE_COLUMNS) == feature_columns((1, 2, 3), with_hexamer=True)
-    assert FEATURE_COLUMNS[:11] == (
+    assert FEATURE_COLUMNS[:15] == (
         "length", "n_ambiguous", "gc_content", "n_unambiguous", "orf_length", "orf_start",
-        "orf_frame", "orf_coverage", "open_orf_length", "fickett", "hexamer_score",
+        "orf_frame", "orf_coverage", "open_orf_length", "stopfree_length", "stopfree_coverage",
+        "fickett", "stopfree_fickett", "hexamer_score", "stopfree_hexamer_score",
     )  # fmt: skip
-    assert FEATURE_COLUMNS[11:15] == ("kmer1_A", "kmer1_C", "kmer1_G", "kmer1_T")
-    assert FEATURE_COLUMNS[-1] == "kmer3_TTT" and len(FEATURE_COLUMNS) == 11 + 4 + 16 + 64
+    assert FEATURE_COLUMNS[15:19] == ("kmer1_A", "kmer1_C", "kmer1_G", "kmer1_T")
+    assert FEATURE_COLUMNS[-1] == "kmer3_TTT" and len(FEATURE_COLUMNS) == 15 + 4 + 16 + 64
     assert all(v.shape == (2,) for v in features.values())
-    assert features["orf_length"].dtype == np.int64 and features["fickett"].dtype == np.float64
-    assert "hexamer_score" not in compute_features(["ACGT"])
+    int_columns = ("length", "n_ambiguous", "n_unambiguous", "orf_length", "orf_start", "orf_frame",
+                   "open_orf_length", "stopfree_length")  # fmt: skip
+    for name, values in features.items():
+        assert values.dtype == (np.int64 if name in int_columns else np.float64), name
+    without = compute_features(["ACGT"])
+    assert "hexamer_score" not in without and "stopfree_hexamer_score" not in without
     assert feature_columns((2,), with_hexamer=False)[-16:] == [f"kmer2_{w}" for w in kmer_names(2)]
 
 
@@ -372,7 +452,31 @@ def test_no_nan_for_short_and_ambiguous_sequences(hexamer_table: HexamerTable) -
     assert features["gc_content"][[0, 2, 4]].tolist() == [NEUTRAL_VALUES["gc_content"]] * 3
     assert features["fickett"][[0, 1, 2, 4]].tolist() == [NEUTRAL_VALUES["fickett"]] * 4
     assert features["hexamer_score"].tolist() == [NEUTRAL_VALUES["hexamer_score"]] * len(short)
+    assert features["stopfree_hexamer_score"].tolist() == [NEUTRAL_VALUES["stopfree_hexamer_score"]] * len(short)
     assert features["open_orf_length"][[3, 5]].tolist() == [3, 3]
+    # "" "A" "NN" have no stop-free codon; "NNN" and "NNNNN" have one, but no A/C/G/T; "TAG" is a stop.
+    assert features["stopfree_length"].tolist() == [0, 0, 0, 3, 3, 3, 3, 3, 0]
+    assert features["stopfree_coverage"][[0, 8]].tolist() == [NEUTRAL_VALUES["stopfree_coverage"]] * 2
+    assert features["stopfree_fickett"][[0, 1, 2, 4, 6, 8]].tolist() == [NEUTRAL_VALUES["stopfree_fickett"]] * 6
+    # "TAG": no ORF and nothing stop-free, so fickett scores the whole sequence (3 letters).
+    assert features["fickett"][8] == pytest.approx(ref_fickett("TAG"))
+
+
+def test_truncated_coding_fragment_is_seen_by_the_stop_free_columns(hexamer_table: HexamerTable) -> None:
+    # A 5'-truncated CDS: it starts mid-codon-stream with no ATG anywhere, ends with a stop and a 3' UTR.
+    # Its other two frames meet a stop every 30 nt (GCT AAG: TAA; CTG AAG: TGA).
+    cds = "GCTAAGCTGAAGGAGCAGCGCTTCAAGGAG" * 10
+    utr = "TAAGCGGCCCCGCCGCC"
+    fragment = "CC" + cds + utr
+    assert "ATG" not in fragment
+    features = compute_features([fragment], hexamer=hexamer_table, kmer_sizes=())
+    assert features["orf_length"][0] == 0 and features["open_orf_length"][0] == 0
+    assert features["stopfree_length"][0] == len(cds) == ref_stop_free(fragment)[0]
+    assert ref_stop_free(fragment)[1] == 2
+    assert features["stopfree_coverage"][0] == pytest.approx(len(cds) / len(fragment))
+    # No ORF at all: the scored region is the stop-free stretch, so both pairs of scores agree.
+    assert features["fickett"][0] == features["stopfree_fickett"][0] == pytest.approx(ref_fickett(cds))
+    assert features["hexamer_score"][0] == features["stopfree_hexamer_score"][0] != 0.0
 
 
 # --------------------------------------------------------------------------- CPAT's hexamer table

@@ -7,14 +7,15 @@ Python, loops over bases. The column order and the neutral values are documented
 from .composition import MAX_K, kmer_counts, kmer_names
 from .encoding import ALPHABET, AMBIGUITY_CODES, decode, encode
 from .fickett import NEUTRAL_FICKETT, fickett_from_phase_counts, region_phase_counts
-from .hexamer import PSEUDO_FREQUENCY, HexamerTable, region_hexamers, scored_regions
-from .orfs import IS_STOP, OrfCalls, codon_codes, codon_index, longest_orfs
+from .hexamer import HEXAMER_COLUMNS, PSEUDO_FREQUENCY, HexamerTable, region_hexamers, scored_regions
+from .orfs import IS_STOP, OrfCalls, codon_codes, codon_index, longest_orfs, longest_stop_free
 from .table import FEATURE_COLUMNS, NEUTRAL_VALUES, compute_features, feature_columns
 
 __all__ = [
     "ALPHABET",
     "AMBIGUITY_CODES",
     "FEATURE_COLUMNS",
+    "HEXAMER_COLUMNS",
     "IS_STOP",
     "MAX_K",
     "NEUTRAL_FICKETT",
@@ -32,6 +33,7 @@ __all__ = [
     "kmer_counts",
     "kmer_names",
     "longest_orfs",
+    "longest_stop_free",
     "region_hexamers",
     "region_phase_counts",
     "scored_regions",

@@ -103,7 +103,9 @@ class OrfCalls:
     open_start: np.ndarray
 
 
-def longest_orfs(codes: np.ndarray, offsets: np.ndarray, codons: np.ndarray | None = None) -> OrfCalls:
+def longest_orfs(
+    codes: np.ndarray, offsets: np.ndarray, codons: np.ndarray | None = None, stops: np.ndarray | None = None
+) -> OrfCalls:
     """Find the longest complete and the longest open ORF of every sequence.
 
     Parameters
@@ -112,6 +114,8 @@ def longest_orfs(codes: np.ndarray, offsets: np.ndarray, codons: np.ndarray | No
         Output of :func:`~coding_potential.features.encoding.encode`.
     codons
         Output of :func:`codon_codes` when the caller already has it.
+    stops
+        Output of :func:`stop_positions` when the caller already has it.
 
     Returns
     -------
@@ -121,7 +125,8 @@ def longest_orfs(codes: np.ndarray, offsets: np.ndarray, codons: np.ndarray | No
         codons = codon_codes(codes, offsets)
     starts, ends = offsets[:-1], offsets[1:]
     scale = codes.size + 1  # packs (length, start) into one int64 that sorts by length, then start
-    stops = stop_positions(codes, codons)
+    if stops is None:
+        stops = stop_positions(codes, codons)
     atgs = np.flatnonzero(codons == ATG)
     # Work per phase of the concatenated array: within one sequence each phase is one reading frame.
     stop_phase, atg_phase = stops % 3, atgs % 3
@@ -201,3 +206,54 @@ def _unpack(packed: np.ndarray, starts: np.ndarray, scale: int) -> tuple[np.ndar
     length = np.where(none, 0, packed // scale)
     start = np.where(none, -1, scale - 1 - packed % scale - starts)
     return length, start
+
+
+def longest_stop_free(
+    codes: np.ndarray, offsets: np.ndarray, codons: np.ndarray | None = None, stops: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longest in-frame stretch without a stop codon, in any frame, whole codons; no ATG needed.
+
+    A transcript cut inside its coding sequence (5'- or 3'-truncated, common in assemblies and
+    annotation sets) has a short ATG-anchored ORF but a long stop-free stretch.
+
+    Parameters
+    ----------
+    codes, offsets
+        Output of :func:`~coding_potential.features.encoding.encode`.
+    codons, stops
+        Output of :func:`codon_codes` and :func:`stop_positions` when the caller already has them.
+
+    Returns
+    -------
+    length, start : numpy.ndarray
+        Length in nt (whole codons, stop excluded) and 0-based start; ties go to the earliest start.
+    """
+    if codons is None:
+        codons = codon_codes(codes, offsets)
+    starts, ends = offsets[:-1], offsets[1:]
+    scale = codes.size + 1
+    if stops is None:
+        stops = stop_positions(codes, codons)
+    best = np.full(len(starts), -1, dtype=np.int64)
+    for phase in range(3):
+        phase_stops = stops[stops % 3 == phase]
+        first = starts + (phase - starts) % 3  # first position of this phase in each sequence
+        seq = _owner(phase_stops, starts)
+        # Stretch ending at each stop: from the previous stop's end (or the frame's first position).
+        begin = np.empty_like(phase_stops)
+        begin[1:] = phase_stops[:-1] + 3
+        first_of_seq = np.ones(phase_stops.size, dtype=bool)
+        first_of_seq[1:] = seq[1:] != seq[:-1]
+        begin = np.where(first_of_seq, first[seq], begin)
+        packed = _pack(phase_stops - begin, begin, scale)
+        if packed.size:
+            group = np.flatnonzero(first_of_seq)
+            best[seq[group]] = np.maximum(best[seq[group]], np.maximum.reduceat(packed, group))
+        # The last stretch runs from the last stop (or the frame's start) to the end of the sequence.
+        last = np.searchsorted(phase_stops, ends, side="left") - 1
+        last_stop = phase_stops[np.maximum(last, 0)] if phase_stops.size else np.zeros_like(starts)
+        tail_begin = np.where((last >= 0) & (last_stop >= starts), last_stop + 3, first)
+        tail = np.maximum(ends - tail_begin, 0) // 3 * 3
+        best = np.maximum(best, np.where(first < ends, _pack(tail, tail_begin, scale), -1))
+    length, start = _unpack(best, starts, scale)
+    return length, np.where(length > 0, start, -1)
