@@ -137,7 +137,7 @@ def train_candidate(run_dir: str, featured: dict, params: dict | None = None) ->
         families=tuple(params.get("model_families") or TrainingConfig.families),
         seed=int(params.get("seed", 0)),
     )
-    records = pq.read_table(featured["validated"], columns=["id", "sequence", "label"])
+    records = pq.read_table(featured["validated"], columns=["id", "sequence", "label", "species"])
     features = _feature_arrays(pq.read_table(featured["features"]))
     ids = records.column("id").to_pylist()
     sequences = records.column("sequence").to_pylist()
@@ -149,6 +149,7 @@ def train_candidate(run_dir: str, featured: dict, params: dict | None = None) ->
         "id": [ids[i] for i in result.split.validation],
         "sequence": [sequences[i] for i in result.split.validation],
         "label": labels[result.split.validation],
+        "species": records.column("species").take(pa.array(result.split.validation)),
         "coding_probability": result.validation_probabilities,
     })
     write_parquet(validation, out / "validation.parquet")
@@ -170,8 +171,14 @@ def evaluate_candidate(run_dir: str, trained: dict, params: dict | None = None) 
     out = Path(run_dir) / "evaluation"
     model = CodingModel.load(trained["bundle"])
     validation = pq.read_table(trained["validation"])
-    sets = {"validation_split": (validation.column("label").to_numpy(),
-                                 validation.column("coding_probability").to_numpy())}
+    labels = validation.column("label").to_numpy()
+    probabilities = validation.column("coding_probability").to_numpy()
+    sets = {"validation_split": (labels, probabilities)}
+    species = np.asarray(validation.column("species").to_pylist(), dtype=object)
+    if len(set(species)) > 1:  # with several species, also judge each on its own
+        for name in sorted(set(species)):
+            rows = species == name
+            sets[f"validation_split_{name.replace(' ', '_').replace('.', '')}"] = (labels[rows], probabilities[rows])
     evaluation_sets = params.get("evaluation_sets", DEFAULT_EVALUATION_SETS)
     if evaluation_sets:
         sets["mouse_validation"] = _score_datasets(model, evaluation_sets)
