@@ -112,6 +112,20 @@ def group_sequences(sequences: Sequence[str]) -> np.ndarray:
     return np.unique(roots, return_inverse=True)[1]
 
 
+def related_to(sequences: Sequence[str], held_out: Sequence[str]) -> np.ndarray:
+    """Mask of ``sequences`` that share a group with any of ``held_out`` (same relation as the split).
+
+    Used to keep held-out evaluation sets out of training: a transcript sharing long stretches with an
+    evaluation transcript (an isoform, or the same one from another release) would make that set judge
+    recall, not generalisation.
+    """
+    if not len(sequences) or not len(held_out):
+        return np.zeros(len(sequences), dtype=bool)
+    groups = group_sequences([*sequences, *held_out])
+    held_groups = np.unique(groups[len(sequences):])
+    return np.isin(groups[: len(sequences)], held_groups)
+
+
 def _linked_pairs(sequences: Sequence[str]) -> list[tuple[int, int]]:
     owner, hashes = sketch(sequences)
     if owner.size == 0:

@@ -23,6 +23,7 @@ from coding_potential.fasta import read_fasta, read_records
 from coding_potential.features import compute_features
 
 from . import settings
+from .files import atomic_path
 from .tables import features_table, records_table, split_outputs, write_parquet, write_rejected
 
 log = logging.getLogger(__name__)
@@ -137,13 +138,16 @@ def train_candidate(run_dir: str, featured: dict, params: dict | None = None) ->
         families=tuple(params.get("model_families") or TrainingConfig.families),
         seed=int(params.get("seed", 0)),
     )
-    records = pq.read_table(featured["validated"], columns=["id", "sequence", "label", "species"])
-    features = _feature_arrays(pq.read_table(featured["features"]))
+    records = pq.read_table(featured["validated"], columns=["id", "source", "sequence", "label", "species"])
+    features = pq.read_table(featured["features"])
+    out = Path(run_dir) / "model"
+    records, features, n_excluded = _exclude_evaluation_relatives(
+        records, features, params.get("evaluation_sets", DEFAULT_EVALUATION_SETS), out)
+    features = _feature_arrays(features)
     ids = records.column("id").to_pylist()
     sequences = records.column("sequence").to_pylist()
     labels = records.column("label").to_numpy()
     result = train(ids, sequences, labels, config, base_features=features, progress=log.info)
-    out = Path(run_dir) / "model"
     bundle = result.model.save(out / "bundle")
     validation = pa.table({
         "id": [ids[i] for i in result.split.validation],
@@ -158,7 +162,33 @@ def train_candidate(run_dir: str, featured: dict, params: dict | None = None) ->
         "family": result.model.spec.family, "validation_fingerprint": result.fingerprint,
         "threshold": result.model.threshold, "candidates": result.candidates,
         "n_train": int(result.split.train.size), "n_validation": int(result.split.validation.size),
+        "n_excluded_near_evaluation": n_excluded,
     }
+
+
+def _exclude_evaluation_relatives(records: pa.Table, features: pa.Table, evaluation_sets: list[str] | None,
+                                  out: Path) -> tuple[pa.Table, pa.Table, int]:
+    """Drop training records that share long stretches with an evaluation set's records.
+
+    The evaluation sets judge generalisation; an isoform of one of their transcripts in training (the
+    mouse training and validation files share over a thousand such groups) would inflate them. The
+    dropped records are listed in ``excluded_near_evaluation.tsv``.
+    """
+    from models.split import related_to
+
+    held_out = []
+    for path in manifest.fetch(manifest.select(evaluation_sets)) if evaluation_sets else []:
+        held_out.extend(r.sequence for r in split_outputs(read_records(path))[0])
+    related = related_to(records.column("sequence").to_pylist(), held_out)
+    listing = records.select(["id", "source", "label"]).filter(pa.array(related))
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "excluded_near_evaluation.tsv") as tmp:
+        listing.to_pandas().to_csv(tmp, sep="\t", index=False)
+    if related.any():
+        log.info("excluded %d training records related to the evaluation sets %s", int(related.sum()),
+                 evaluation_sets)
+    keep = pa.array(~related)
+    return records.filter(keep), features.filter(keep), int(related.sum())
 
 
 # ----------------------------------------------------------------------------------------- evaluate

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from models.split import group_sequences, sequence_disjoint_split
+from models.split import group_sequences, related_to, sequence_disjoint_split
 from tests.conftest import read_plain_fasta
 
 
@@ -34,6 +34,18 @@ def test_isoforms_share_a_group_and_unrelated_genes_do_not():
     for i in range(len(sequences)):
         for j in range(len(sequences)):
             assert (groups[i] == groups[j]) == (truth[i] == truth[j]), (i, j)
+
+
+def test_related_to_marks_exactly_the_training_isoforms_of_held_out_genes():
+    rng = random.Random(11)
+    families = [_gene_family(rng, 3) for _ in range(20)]
+    # Held out: one isoform of each of the first 8 genes; training: the other isoforms of every gene.
+    held_out = [family[0] for family in families[:8]]
+    training = [s for family in families for s in family[1:]]
+    truth = np.array([i < 8 for i, _ in enumerate(families) for _ in range(2)])
+    assert np.array_equal(related_to(training, held_out), truth)
+    assert not related_to(training, []).any()
+    assert related_to([], held_out).shape == (0,)
 
 
 def test_exact_duplicates_and_short_sequences():
