@@ -7,7 +7,9 @@ The script
    FASTA with unique IDs (``c_NNNNN`` coding, ``n_NNNNN`` noncoding) and a labels TSV;
 2. runs each tool as a whole process (``time.perf_counter`` around ``subprocess.run``), ``--repeats``
    times, and once per repeat on a one-record file to measure start-up;
-3. scores the outputs (AUROC; sensitivity and specificity at each tool's own cutoff);
+3. scores the outputs (AUROC on all records and on the validation records alone, the held-out part
+   for our default model, which trains on the mouse training files; sensitivity and specificity at
+   each tool's own cutoff);
 4. writes ``bench.json``, ``bench.md``, ``roc.png`` and ``bench.html`` under ``var/bench/results``
    and prints the table.
 

@@ -152,14 +152,17 @@ def cmd_train(options: argparse.Namespace) -> int:
     import time
 
     from coding_potential import config
-    from pipeline import steps
+    from pipeline import settings, steps
 
     run_dir = str(config.var_dir() / "runs" / "cli" / time.strftime("%Y%m%dT%H%M%S"))
-    params = {"seed": options.seed, "promotion_margin": options.margin, "model_families": options.families}
+    datasets = options.datasets or list(settings.TRAINING_DATASETS)
+    margin = settings.PROMOTION_MARGIN if options.margin is None else options.margin
+    params = {"seed": options.seed, "promotion_margin": margin,
+              "model_families": options.families or list(settings.MODEL_FAMILIES)}
     console = _console()
     with console.status("training") as status:
         status.update("fetching and validating the labelled data")
-        resolved = steps.resolve_training_inputs(run_dir, options.datasets, options.sample_per_file, options.seed)
+        resolved = steps.resolve_training_inputs(run_dir, datasets, options.sample_per_file, options.seed)
         validated = steps.validate_inputs(run_dir, resolved)
         status.update(f"computing features of {validated['valid']:,} records")
         featured = steps.build_features(run_dir, validated)
@@ -237,10 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_features)
 
     p = sub.add_parser("train", help="train, evaluate and register a candidate (the training DAG in-process)")
-    p.add_argument("--datasets", nargs="+", default=["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"])
+    p.add_argument("--datasets", nargs="+", help="manifest names or globs (default: human and mouse train_*)")
     p.add_argument("--sample-per-file", type=int, help="train on a seeded sample of N records per file")
-    p.add_argument("--families", nargs="+", default=["logistic_regression", "random_forest", "gradient_boosting"])
-    p.add_argument("--margin", type=float, default=0.002, help="AUROC margin to replace the champion")
+    p.add_argument("--families", nargs="+", help="model families (default: all three)")
+    p.add_argument("--margin", type=float, help="AUROC margin to replace the champion (default: 0.002)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=cmd_train)
 

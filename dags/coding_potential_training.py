@@ -19,6 +19,8 @@ if _PLUGINS not in sys.path:
 from airflow.sdk import DAG, Param  # noqa: E402
 from coding_potential_operators import step_operator  # noqa: E402
 
+from pipeline import settings  # noqa: E402
+
 DOC_MD = """
 ### Coding-potential model training (on demand)
 
@@ -64,7 +66,7 @@ with DAG(
     render_template_as_native_obj=True,
     params={
         "datasets": Param(
-            ["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"],
+            list(settings.TRAINING_DATASETS),
             description="Training files: manifest names or globs (e.g. 'human/train_*') of shared/data.",
             type="array",
             items={"type": "string", "minLength": 1},
@@ -78,13 +80,13 @@ with DAG(
         ),
         "seed": Param(0, description="Seed for sampling, splitting and training.", type="integer", minimum=0),
         "promotion_margin": Param(
-            0.002,
+            settings.PROMOTION_MARGIN,
             description="How much the candidate must beat the champion's metric by to be promoted.",
             type="number",
             minimum=0,
         ),
         "model_families": Param(
-            ["logistic_regression", "random_forest", "gradient_boosting"],
+            list(settings.MODEL_FAMILIES),
             description="Model families to train; the best on validation becomes the candidate.",
             type="array",
             items={"type": "string", "minLength": 1},

@@ -22,8 +22,6 @@ MODEL_NAME = "coding-potential"
 CHAMPION_ALIAS = "champion"
 EXPERIMENT = "coding-potential"
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
-#: a candidate must beat the champion's validation AUROC by this much to replace it.
-DEFAULT_PROMOTION_MARGIN = 0.002
 
 
 class NoChampionError(LookupError):
@@ -140,7 +138,7 @@ def promote(
     version: str,
     candidate_auroc: float,
     champion_auroc_on_split: Callable[[CodingModel], float],
-    margin: float = DEFAULT_PROMOTION_MARGIN,
+    margin: float,
 ) -> Promotion:
     """Apply the promotion rule to registered ``version``; move the champion alias when it wins.
 

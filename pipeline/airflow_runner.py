@@ -34,14 +34,14 @@ from typing import Any, TextIO
 
 from coding_potential import config
 
+from . import settings
+
 #: The repository's root (DAGs, plugins and the ``pipeline`` package live here).
 REPO_ROOT = config.REPO_ROOT
 TRAINING_DAG = "coding_potential_training"
 SCORING_DAG = "coding_potential_scoring"
 #: Default logical date of the scoring run: the scoring DAG's ``start_date``, its first interval.
 DEFAULT_SCORING_DATE = "2026-01-01"
-#: Default training datasets (the DAG's own default, repeated in the conf so the run records it).
-DEFAULT_TRAINING_DATASETS = ("human/train_coding.fa.gz", "human/train_noncoding.fa.gz")
 #: The day's input staged for scoring, relative to ``shared/data``.
 SCORING_INPUTS = ("mouse/validation_coding.fa.gz", "mouse/validation_noncoding.fa.gz")
 #: Task states that count as a good outcome.
@@ -478,9 +478,7 @@ def stage_landing(
         data = config.shared_dir() / "data"
         sources = [data / name for name in SCORING_INPUTS]
     if landing_root is None:
-        from pipeline.settings import landing_root as default_landing_root
-
-        landing_root = default_landing_root()
+        landing_root = settings.landing_root()
     target_dir = Path(landing_root) / day
     target_dir.mkdir(parents=True, exist_ok=True)
     staged = []
@@ -606,17 +604,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
 
     if not args.skip_training:
-        conf: dict[str, Any] = {"datasets": list(DEFAULT_TRAINING_DATASETS), "seed": args.seed}
+        conf: dict[str, Any] = {"datasets": list(settings.TRAINING_DATASETS), "seed": args.seed}
         conf["sample_per_file"] = args.sample_per_file
         if not run(TRAINING_DAG, None, conf).ok:
             _print_summary(console, runs, var, args.date)
             return 1
 
-    from pipeline.settings import landing_root
-
-    staged = stage_landing(args.date, landing_root=landing_root())
+    staged = stage_landing(args.date, landing_root=settings.landing_root())
     console.print(f"Staged {len(staged)} file(s) in {staged[0].parent}" if staged else "Nothing staged")
-    scoring = run(SCORING_DAG, args.date, {"landing": str(landing_root())})
+    scoring = run(SCORING_DAG, args.date, {"landing": str(settings.landing_root())})
     _print_summary(console, runs, var, args.date)
     return 0 if scoring.ok else 1
 

@@ -29,7 +29,6 @@ from .tables import features_table, records_table, split_outputs, write_parquet,
 log = logging.getLogger(__name__)
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".txt", ".gz")
-DEFAULT_EVALUATION_SETS = ["mouse/validation_coding.fa.gz", "mouse/validation_noncoding.fa.gz"]
 
 
 # --------------------------------------------------------------------------------------------- inputs
@@ -135,14 +134,14 @@ def train_candidate(run_dir: str, featured: dict, params: dict | None = None) ->
 
     params = params or {}
     config = TrainingConfig(
-        families=tuple(params.get("model_families") or TrainingConfig.families),
+        families=tuple(params.get("model_families") or settings.MODEL_FAMILIES),
         seed=int(params.get("seed", 0)),
     )
     records = pq.read_table(featured["validated"], columns=["id", "source", "sequence", "label", "species"])
     features = pq.read_table(featured["features"])
     out = Path(run_dir) / "model"
     records, features, n_excluded = _exclude_evaluation_relatives(
-        records, features, params.get("evaluation_sets", DEFAULT_EVALUATION_SETS), out)
+        records, features, params.get("evaluation_sets", list(settings.EVALUATION_SETS)), out)
     features = _feature_arrays(features)
     ids = records.column("id").to_pylist()
     sequences = records.column("sequence").to_pylist()
@@ -209,7 +208,7 @@ def evaluate_candidate(run_dir: str, trained: dict, params: dict | None = None) 
         for name in sorted(set(species)):
             rows = species == name
             sets[f"validation_split_{name.replace(' ', '_').replace('.', '')}"] = (labels[rows], probabilities[rows])
-    evaluation_sets = params.get("evaluation_sets", DEFAULT_EVALUATION_SETS)
+    evaluation_sets = params.get("evaluation_sets", list(settings.EVALUATION_SETS))
     if evaluation_sets:
         sets["mouse_validation"] = _score_datasets(model, evaluation_sets)
     sections = {}
@@ -240,7 +239,7 @@ def register_candidate(run_dir: str, trained: dict, evaluated: dict, params: dic
     from models.evaluate import classification_metrics
 
     params = params or {}
-    margin = float(params.get("promotion_margin", registry.DEFAULT_PROMOTION_MARGIN))
+    margin = float(params.get("promotion_margin", settings.PROMOTION_MARGIN))
     validation = pq.read_table(trained["validation"])
     flat_metrics = {f"{split}_{name}": float(value) for split, metrics in evaluated["metrics"].items()
                     for name, value in metrics.items() if isinstance(value, int | float)}

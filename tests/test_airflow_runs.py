@@ -1,6 +1,6 @@
 """Real runs of both DAGs with ``airflow dags test`` on a small subset of the real data (slow, ~2 min).
 
-One fresh var/ and Airflow home for the module: train on 150 records per human training file, stage
+One fresh var/ and Airflow home for the module: train on 150 records per default training file, stage
 the two mouse validation files as 2026-01-01's landed input, score that date twice (the second run must
 replace the partition, not add to it), and score a date where nothing landed (every task skipped).
 """
@@ -98,8 +98,11 @@ def test_training_run_registers_and_promotes_a_champion(runs: Runs) -> None:
     assert len(client.search_model_versions(f"name='{MODEL_NAME}'")) == 1
     # the training run's params reached the steps natively (sampled inputs, not the whole files)
     resolved = runs.training.results["resolve_training_inputs"]["inputs"]
-    assert [item["name"] for item in resolved] == ["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"]
-    assert runs.training.results["validate_inputs"]["records"] == 300
+    assert [item["name"] for item in resolved] == [
+        "human/train_coding.fa.gz", "human/train_noncoding.fa.gz",
+        "mouse/train_coding.fa.gz", "mouse/train_noncoding.fa.gz",
+    ]
+    assert runs.training.results["validate_inputs"]["records"] == 4 * 150
 
 
 def test_scoring_run_publishes_one_row_per_valid_record(runs: Runs) -> None:

@@ -23,7 +23,7 @@ def run_cli(*args: str, var: Path, stdin: bytes | None = None) -> subprocess.Com
 
 @pytest.fixture(scope="session")
 def trained(shared, tmp_path_factory) -> Path:
-    """A var/ with a champion trained by `coding-potential train` on a small real human sample."""
+    """A var/ with a champion trained by `coding-potential train` on a small real sample (human and mouse)."""
     var = tmp_path_factory.mktemp("trained") / "var"
     result = run_cli("train", "--sample-per-file", "250", "--families", "logistic_regression", "random_forest",
                      var=var)
@@ -48,6 +48,15 @@ def test_train_registers_a_champion_with_artifacts(trained):
     assert {"evaluation/validation_split/roc.png", "evaluation/validation_split/confusion.png"} <= plots
 
 
+def champion_threshold(var: Path) -> float:
+    """The decision threshold the champion was registered with (a run parameter in MLflow)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{var / 'mlflow' / 'mlflow.db'}")
+    version = client.get_model_version_by_alias("coding-potential", "champion")
+    return float(client.get_run(version.run_id).data.params["threshold"])
+
+
 def test_predict_writes_one_row_per_valid_record(trained, shared, tmp_path):
     source = shared / "data" / "mouse" / "validation_coding.fa.gz"
     expected = read_plain_fasta(source)[:300]
@@ -56,6 +65,8 @@ def test_predict_writes_one_row_per_valid_record(trained, shared, tmp_path):
     out = tmp_path / "out.tsv"
     result = run_cli("predict", str(small), "-o", str(out), var=trained)
     assert result.returncode == 0, result.stderr.decode()
+    threshold = champion_threshold(trained)
+    assert 0.0 < threshold < 1.0
     with out.open() as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     # GENCODE-style headers give their first '|' field as the ID.
@@ -63,10 +74,12 @@ def test_predict_writes_one_row_per_valid_record(trained, shared, tmp_path):
     for row, (_, sequence) in zip(rows, expected, strict=True):
         assert int(row["length"]) == len(sequence)
         assert 0.0 <= float(row["coding_probability"]) <= 1.0
-        assert row["label"] == ("coding" if float(row["coding_probability"]) >= 0.5 else "noncoding")
+        probability = float(row["coding_probability"])  # printed to 6 decimals
+        if abs(probability - threshold) > 1e-6:
+            assert row["label"] == ("coding" if probability >= threshold else "noncoding")
         acgt = sum(sequence.count(b) for b in "ACGT")
         assert row["gc_content"] == f"{(sequence.count('G') + sequence.count('C')) / acgt:.4f}"
-    # The sample is mouse protein-coding mRNA: a model trained on human must call most of them coding.
+    # The sample is held-out mouse protein-coding mRNA (training left out its relatives): most are coding.
     assert sum(r["label"] == "coding" for r in rows) / len(rows) > 0.8
     assert (tmp_path / "out.rejected.tsv").read_text() == "record_number\tid\treason\tmessage\n"
 

@@ -95,11 +95,14 @@ def test_training_dag(dagbag: DagBag) -> None:
     assert "training" in dag.tags
     assert _chain(dag) == TRAINING_TASKS
     params = dag.params
-    assert params["datasets"] == ["human/train_coding.fa.gz", "human/train_noncoding.fa.gz"]
+    assert params["datasets"] == [
+        "human/train_coding.fa.gz", "human/train_noncoding.fa.gz",
+        "mouse/train_coding.fa.gz", "mouse/train_noncoding.fa.gz",
+    ]
     assert params["sample_per_file"] is None
     assert params["seed"] == 0
     assert params["promotion_margin"] == pytest.approx(0.002)
-    assert params["model_families"] == ["logistic_regression", "random_forest"]
+    assert params["model_families"] == ["logistic_regression", "random_forest", "gradient_boosting"]
     for name in ("datasets", "sample_per_file", "seed", "promotion_margin", "model_families"):
         assert params.get_param(name).description, name
     assert params.get_param("sample_per_file").schema["type"] == ["null", "integer"]
