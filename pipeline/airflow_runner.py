@@ -10,7 +10,7 @@ environment only, see :func:`airflow_env`).
 
 Usage::
 
-    python -m pipeline.airflow_runner                       # whole human training set, 2026-01-01
+    python -m pipeline.airflow_runner                       # whole human + mouse training sets, 2026-01-01
     python -m pipeline.airflow_runner --sample-per-file 150  # quick run
     python -m pipeline.airflow_runner --date 2026-01-02 --var /tmp/cp-var --quiet
 """
@@ -521,7 +521,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="train on N records per training file (default: every record, the whole human training set)",
+        help="train on N records per training file (default: every record of the human and mouse training sets)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling and training (default 0)")
     parser.add_argument(
