@@ -26,10 +26,15 @@ REJECTIONS: dict[str, str] = {
 # Record-level warnings: the record is kept and scored.
 MIXED_T_AND_U = "mixed_t_and_u"
 AMBIGUOUS_BASES = "ambiguous_bases"
+SHORT_SEQUENCE = "short_sequence"
+#: Below this length (nt) a record is flagged: 200 nt is the usual lower bound of a lncRNA, and few
+#: training transcripts are shorter, so a prediction there is an extrapolation.
+SHORT_SEQUENCE_NT = 200
 
 WARNINGS: dict[str, str] = {
     MIXED_T_AND_U: "the record holds both T and U; U was read as T",
     AMBIGUOUS_BASES: "the record holds IUPAC ambiguity codes (N, R, Y, ...): excluded from GC, never a start codon",
+    SHORT_SEQUENCE: f"shorter than {SHORT_SEQUENCE_NT} nt: scored, but outside what the model was trained on",
 }
 
 # Whole-file errors: the input cannot be read as FASTA at all.

@@ -421,7 +421,8 @@ def _check(record: RawRecord) -> Record | Rejection:
         return _reject(record, codes.EMPTY_SEQUENCE, "empty sequence (the header is followed by none)")
     letters = sequence.encode("utf-8")
     if not letters.translate(None, b"ACGT"):  # upper-case DNA, most input: already normal
-        return Record(record.number, record.id, record.description, sequence)
+        short = (codes.SHORT_SEQUENCE,) if len(letters) < codes.SHORT_SEQUENCE_NT else ()
+        return Record(record.number, record.id, record.description, sequence, short)
     upper = letters.translate(_UPPER)
     # Usually short: the later checks read only these letters, not the whole sequence.
     other = upper.translate(None, b"ACGT")
@@ -446,6 +447,8 @@ def _normalise(record: RawRecord, upper: bytes, other: bytes) -> Record:
     n_ambiguous = len(other) - n_u
     if n_ambiguous:
         warnings.append(codes.AMBIGUOUS_BASES)
+    if len(upper) < codes.SHORT_SEQUENCE_NT:
+        warnings.append(codes.SHORT_SEQUENCE)
     sequence = upper.decode("ascii")
     return Record(record.number, record.id, record.description, sequence, tuple(warnings), n_ambiguous)
 

@@ -123,7 +123,7 @@ def test_validate_json_counts(shared, tmp_path):
     # Every code is listed (a stable schema for reports), zero where it did not occur.
     assert summary["reasons"] == {"empty_id": 0, "empty_sequence": 0, "invalid_character": 0,
                                   "not_nucleotide": 0, "duplicate_id": 2}
-    assert summary["warnings"] == {"mixed_t_and_u": 0, "ambiguous_bases": 0}
+    assert summary["warnings"] == {"mixed_t_and_u": 0, "ambiguous_bases": 0, "short_sequence": 1}  # tx3, 150 nt
 
 
 def test_predict_without_champion_exits_1_and_says_how_to_train(shared, tmp_path):

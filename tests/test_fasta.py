@@ -149,6 +149,8 @@ def _check_case_record(want: dict, raw: RawRecord, output: Record | Rejection) -
     warnings = {codes.MIXED_T_AND_U} if "mixed T/U" in reason else set()
     if want["ambiguous_or_nonACGT_count"]:
         warnings.add(codes.AMBIGUOUS_BASES)
+    if want["length_nt"] < 200:
+        warnings.add(codes.SHORT_SEQUENCE)
     assert set(output.warnings) == warnings, label
 
 
@@ -376,25 +378,34 @@ def _validate_one(sequence: str, record_id: str = "tx") -> Record | Rejection:
 def test_lower_case_u_is_read_as_t() -> None:
     record = _validate_one("acguuAGU")
     assert isinstance(record, Record)
-    assert record.sequence == "ACGTTAGT" and record.warnings == () and record.n_ambiguous == 0
+    assert record.sequence == "ACGTTAGT" and record.warnings == (codes.SHORT_SEQUENCE,) and record.n_ambiguous == 0
 
 
 def test_mixed_t_and_u_warns() -> None:
     record = _validate_one("ACGTu")
     assert isinstance(record, Record)
-    assert record.sequence == "ACGTT" and record.warnings == (codes.MIXED_T_AND_U,)
+    assert record.sequence == "ACGTT" and record.warnings == (codes.MIXED_T_AND_U, codes.SHORT_SEQUENCE)
 
 
 def test_ambiguity_codes_are_kept_and_counted() -> None:
-    record = _validate_one("ACGTNNNNNNACGTACGTACGTACGTACGTACGTACGTACGTrykm" + "A" * 60)
+    record = _validate_one("ACGTNNNNNNACGTACGTACGTACGTACGTACGTACGTACGTrykm" + "A" * 160)
     assert isinstance(record, Record)
     assert record.n_ambiguous == 10 and record.warnings == (codes.AMBIGUOUS_BASES,)
     assert "RYKM" in record.sequence
 
 
 def test_upper_case_dna_is_returned_as_is() -> None:
-    record = _validate_one("ACGTTGCA")
-    assert isinstance(record, Record) and record.sequence == "ACGTTGCA" and record.warnings == ()
+    record = _validate_one("ACGTTGCA" * 25)
+    assert isinstance(record, Record) and record.sequence == "ACGTTGCA" * 25 and record.warnings == ()
+
+
+@pytest.mark.parametrize("text", ["ACGT" * 50, "acgt" * 50, "ACGU" * 50])
+def test_short_sequence_warning_below_200_nt(text: str) -> None:
+    assert codes.SHORT_SEQUENCE_NT == 200
+    at_limit, below = _validate_one(text), _validate_one(text[:-1])
+    assert isinstance(at_limit, Record) and isinstance(below, Record)
+    assert codes.SHORT_SEQUENCE not in at_limit.warnings
+    assert codes.SHORT_SEQUENCE in below.warnings and len(below.sequence) == 199
 
 
 def test_protein_is_invalid_character() -> None:
@@ -457,7 +468,7 @@ def test_summary_as_dict() -> None:
             codes.NOT_NUCLEOTIDE: 0,
             codes.DUPLICATE_ID: 1,
         },
-        "warnings": {codes.MIXED_T_AND_U: 0, codes.AMBIGUOUS_BASES: 1},
+        "warnings": {codes.MIXED_T_AND_U: 0, codes.AMBIGUOUS_BASES: 1, codes.SHORT_SEQUENCE: 3},
     }
     assert json.loads(json.dumps(summary.as_dict())) == summary.as_dict()
     assert ValidationSummary().as_dict()["records"] == 0
