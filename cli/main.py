@@ -20,7 +20,8 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_BAD_INPUT = 0, 1, 2, 3
 def _console():
     from rich.console import Console
 
-    return Console(stderr=True)
+    # Piped or redirected output is not wrapped at 80 columns: paths and numbers stay copyable.
+    return Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _fail(message: str, code: int) -> int:
@@ -32,6 +33,36 @@ def _input_exists(path: str) -> str | None:
     if path != "-" and not Path(path).is_file():
         return f"input {path!r} does not exist or is not a file"
     return None
+
+
+def _same_file(a: str | None, b: str | None) -> bool:
+    if not a or not b or "-" in (a, b):
+        return False
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def _output_problem(output: str | None, inputs: list[str], what: str) -> str | None:
+    """Why ``output`` cannot be written (never over an input, never onto a folder), or ``None``."""
+    if not output or output == "-":
+        return None
+    for source in inputs:
+        if _same_file(output, source):
+            return f"{what} {output!r} is the input file; choose another path"
+    if Path(output).is_dir():
+        return f"{what} {output!r} is a folder; give a file path"
+    return None
+
+
+def _load_model(uri: str | None):
+    """The model, or an exit code after a one-line error (1: no champion yet; 2: a bad ``--model``)."""
+    from models import registry
+
+    try:
+        return registry.load_model(uri)
+    except registry.NoChampionError as error:
+        return _fail(str(error), EXIT_CHECK_FAILED)
+    except (registry.ModelNotFoundError, FileNotFoundError, ValueError) as error:
+        return _fail(f"cannot load model {uri!r}: {error}", EXIT_USAGE)
 
 
 # --------------------------------------------------------------------------------------- fetch-data
@@ -95,7 +126,7 @@ def cmd_features(options: argparse.Namespace) -> int:
     if problem := _input_exists(options.input):
         return _fail(problem, EXIT_BAD_INPUT)
     try:
-        table, rejections = featurise_file(options.input)
+        table, rejections = featurise_file(_source(options.input))
     except FastaFormatError as error:
         return _fail(f"{options.input}: {error}", EXIT_BAD_INPUT)
     folder = Path(options.output) / f"date={options.date}" if options.date else Path(options.output)
@@ -109,25 +140,30 @@ def cmd_features(options: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------ predict
 def cmd_predict(options: argparse.Namespace) -> int:
     from coding_potential.fasta import FastaFormatError
-    from models import registry
-    from pipeline.scoring import score_file
+    from pipeline.scoring import rejected_path_for, score_file
 
     if problem := _input_exists(options.input):
         return _fail(problem, EXIT_BAD_INPUT)
-    try:
-        model = registry.load_model(options.model)
-    except registry.NoChampionError as error:
-        return _fail(str(error), EXIT_CHECK_FAILED)
-    except (FileNotFoundError, ValueError) as error:
-        return _fail(f"cannot load model {options.model!r}: {error}", EXIT_USAGE)
     to_stdout = options.output in (None, "-")
+    rejected = options.rejected or (None if to_stdout else str(rejected_path_for(Path(options.output))))
+    problem = (_output_problem(options.output, [options.input], "output")
+               or _output_problem(rejected, [options.input], "rejected-records file"))
+    if not problem and _same_file(rejected, options.output):
+        problem = f"the rejected-records file and the output are the same file {rejected!r}"
+    if problem:
+        return _fail(problem, EXIT_USAGE)
+    model = _load_model(options.model)
+    if isinstance(model, int):
+        return model
     try:
         summary, rejections = _with_progress("scoring", lambda tick: score_file(
             _source(options.input), sys.stdout if to_stdout else options.output, model,
-            rejected_output=options.rejected, on_batch=tick), quiet=options.quiet)
+            rejected_output=rejected, on_batch=tick), quiet=options.quiet)
     except FastaFormatError as error:
         return _fail(f"{options.input}: {error}", EXIT_BAD_INPUT)
-    if to_stdout and not options.rejected:
+    except OSError as error:  # the output folder cannot be created or written
+        return _fail(f"cannot write {error.filename or options.output!r}: {error.strerror}", EXIT_USAGE)
+    if not rejected:
         for rejection in rejections:
             print(f"rejected: {rejection.message}", file=sys.stderr)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.reasons.items())) or "none"
@@ -187,33 +223,43 @@ def cmd_evaluate(options: argparse.Namespace) -> int:
     import numpy as np
 
     from coding_potential.fasta import FastaFormatError, read_records
-    from models import registry
     from models.evaluate import classification_metrics, save_plots, write_report
     from pipeline.tables import split_outputs
 
     for path in (options.coding, options.noncoding):
         if problem := _input_exists(path):
             return _fail(problem, EXIT_BAD_INPUT)
-    try:
-        model = registry.load_model(options.model)
-    except registry.NoChampionError as error:
-        return _fail(str(error), EXIT_CHECK_FAILED)
-    labels, probabilities = [], []
-    try:
-        for path, label in ((options.coding, 1), (options.noncoding, 0)):
-            records, _ = split_outputs(read_records(path))
-            probabilities.append(model.predict_proba([r.sequence for r in records]))
-            labels.append(np.full(len(records), label))
-    except FastaFormatError as error:
-        return _fail(str(error), EXIT_BAD_INPUT)
+    if _same_file(options.coding, options.noncoding):
+        return _fail(f"--coding and --noncoding are the same file {options.coding!r}", EXIT_USAGE)
+    model = _load_model(options.model)
+    if isinstance(model, int):
+        return model
+    labels, probabilities, sequences, inputs = [], [], {}, {}
+    for path, label in ((options.coding, 1), (options.noncoding, 0)):
+        try:
+            records, rejections = split_outputs(read_records(path))
+        except FastaFormatError as error:
+            return _fail(f"{path}: {error}", EXIT_BAD_INPUT)
+        for rejection in rejections:  # never dropped silently: said here and counted in the output
+            print(f"{path}: rejected: {rejection.message}", file=sys.stderr)
+        inputs["coding" if label else "noncoding"] = {
+            "path": path, "records": len(records) + len(rejections), "scored": len(records),
+            "rejected": len(rejections)}
+        sequences[label] = {r.sequence for r in records}
+        probabilities.append(model.predict_proba([r.sequence for r in records]))
+        labels.append(np.full(len(records), label))
+    if both := len(sequences[1] & sequences[0]):
+        print(f"warning: {both:,} sequence(s) occur in both --coding and --noncoding", file=sys.stderr)
     y, p = np.concatenate(labels), np.concatenate(probabilities)
+    if len(set(y.tolist())) < 2:
+        return _fail("no valid record in one of the two files: both classes are needed", EXIT_BAD_INPUT)
     threshold = model.threshold if options.threshold is None else options.threshold
     metrics = classification_metrics(y, p, threshold)
     if options.output:
         plots = save_plots(y, p, threshold, options.output, "evaluation")
         write_report({"evaluation": {"metrics": metrics, "plots": plots}}, options.output,
                      "coding-potential evaluation")
-    print(json.dumps(metrics, indent=2))
+    print(json.dumps({**metrics, "inputs": inputs}, indent=2))
     return EXIT_OK
 
 
@@ -234,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("features", help="write model-independent features as Parquet")
-    p.add_argument("input")
+    p.add_argument("input", help="FASTA file (plain or gzip), or - for stdin")
     p.add_argument("--output", required=True, help="dataset folder")
     p.add_argument("--date", type=_iso_date, help="write partition date=YYYY-MM-DD")
     p.set_defaults(handler=cmd_features)
@@ -251,18 +297,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coding", required=True)
     p.add_argument("--noncoding", required=True)
     p.add_argument("--model", help="bundle folder or models:/ URI (default: the champion)")
-    p.add_argument("--threshold", type=float, help="decision threshold (default: the model's)")
+    p.add_argument("--threshold", type=_probability, help="decision threshold in [0, 1] (default: the model's)")
     p.add_argument("--output", help="folder for plots and the HTML report")
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("predict", help="coding probability per transcript")
     p.add_argument("input", help="FASTA file (plain or gzip), or - for stdin")
-    p.add_argument("-o", "--output", help="TSV to write (default: stdout)")
-    p.add_argument("--rejected", help="TSV of rejected records (default: OUTPUT.rejected.tsv)")
+    p.add_argument("-o", "--output", help="TSV to write, gzip-compressed when it ends in .gz (default: stdout)")
+    p.add_argument("--rejected", help="TSV of rejected records (default: OUTPUT less .tsv[.gz], plus "
+                   ".rejected.tsv; with stdout output, listed on stderr)")
     p.add_argument("--model", help="bundle folder or models:/ URI (default: the champion)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
     return parser
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"not in [0, 1]: {text}")
+    return value
 
 
 def _iso_date(text: str) -> str:
@@ -273,6 +327,10 @@ def _iso_date(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    # Behave like other Unix filters in a pipe (`... | head`): end quietly when the reader goes away.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     options = build_parser().parse_args(argv)
     return options.handler(options)
 

@@ -28,6 +28,10 @@ class NoChampionError(LookupError):
     """The registry has no champion yet."""
 
 
+class ModelNotFoundError(LookupError):
+    """A ``models:/`` URI names no model version in the registry."""
+
+
 def tracking_uri() -> str:
     """``$MLFLOW_TRACKING_URI``, or the embedded SQLite store in ``var/mlflow/mlflow.db``."""
     configured = os.environ.get("MLFLOW_TRACKING_URI")
@@ -200,7 +204,10 @@ def resolve_version(model_uri: str) -> str:
                     "(or `make demo`, which runs the training DAG)")
             return current
         return str(client().get_model_version_by_alias(name, alias).version)
-    return name_and_ref.rsplit("/", 1)[1]
+    name, _, version = name_and_ref.partition("/")
+    if not name or not version.isdigit():
+        raise ModelNotFoundError(f"{model_uri!r} is neither models:/NAME/VERSION nor models:/NAME@ALIAS")
+    return version
 
 
 def load_model(model_uri: str | None = None) -> CodingModel:
@@ -214,20 +221,31 @@ def load_model(model_uri: str | None = None) -> CodingModel:
         local = Path(model_uri.removeprefix("file://"))
         return CodingModel.load(_find_bundle(local))
     name = model_uri.removeprefix("models:/").split("@")[0].split("/")[0]
-    version = resolve_version(model_uri)
-    cache = config.var_dir() / "cache" / "models" / name / version
-    if not cache.is_dir():
-        import mlflow
-
-        client()  # sets the tracking and registry URIs
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{version}."))
-        try:
-            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(staging))
-            staging.rename(cache)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    try:
+        version = resolve_version(model_uri)
+        cache = config.var_dir() / "cache" / "models" / name / version
+        if not cache.is_dir():
+            _download_version(name, version, cache)
+    except Exception as error:
+        if type(error).__module__.startswith("mlflow"):  # unknown name, version or alias
+            raise ModelNotFoundError(f"{model_uri} not found in {tracking_uri()}: {error}") from error
+        raise
     return CodingModel.load(_find_bundle(cache))
+
+
+def _download_version(name: str, version: str, cache: Path) -> None:
+    """Copy a registered version's artifacts into ``cache`` (atomically: staged, then renamed)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep `predict -q` quiet
+    import mlflow
+
+    client()  # sets the tracking and registry URIs
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{version}."))
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(staging))
+        staging.rename(cache)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _find_bundle(folder: Path) -> Path:

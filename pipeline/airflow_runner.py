@@ -130,7 +130,8 @@ def airflow_env(
     - loopback only: the API server (not used by ``dags test``) binds 127.0.0.1 and tasks reach it there,
       OpenLineage is disabled, Spark binds 127.0.0.1, proxies are bypassed for local addresses;
     - ``CODING_POTENTIAL_VAR`` pinned to ``var_dir`` so the steps write where the runner looks;
-    - ``PYTHONPATH`` starting with the repository's root; ``PYSPARK_PYTHON`` this interpreter.
+    - ``PYTHONPATH`` starting with the repository's root; ``PYSPARK_PYTHON`` this interpreter;
+      ``PYTHONWARNINGS`` silences the graphviz warning of ``airflow dags`` (graphs are not rendered).
 
     Parameters
     ----------
@@ -151,6 +152,8 @@ def airflow_env(
     env = dict(os.environ if base is None else base)
     python_path = [str(REPO_ROOT), *(p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)]
     no_proxy = ",".join(dict.fromkeys(["127.0.0.1", "localhost", "::1", *_split(env.get("NO_PROXY", ""))]))
+    # `airflow dags` imports its graph renderer, which warns about the absent (unused) graphviz.
+    warning_filters = [*_split(env.get("PYTHONWARNINGS", "")), "ignore:Could not import graphviz"]
     env.update(
         {
             "CODING_POTENTIAL_VAR": str(var),
@@ -170,6 +173,7 @@ def airflow_env(
             "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
             "PYSPARK_PYTHON": sys.executable,
             "PYTHONUNBUFFERED": "1",
+            "PYTHONWARNINGS": ",".join(dict.fromkeys(warning_filters)),
         }
     )
     return env
@@ -561,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["CODING_POTENTIAL_VAR"] = str(args.var.expanduser().resolve())
     var = config.var_dir()
     env = airflow_env(var)
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)  # unwrapped paths in logs
     console.rule("[bold]coding-potential: Airflow runs")
     console.print(f"var folder: {var}\nAirflow home: {env['AIRFLOW_HOME']}")
 

@@ -5,6 +5,7 @@ Shared by ``coding-potential predict`` and the scoring DAG's predict step.
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -102,19 +103,29 @@ def score_file(
     if not isinstance(output, str | os.PathLike):
         summary, rejections = _score_into(output, source, model, on_batch)
     else:
-        with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        with atomic_path(output) as tmp, _open_text(tmp, gzipped=str(output).endswith(".gz")) as handle:
             summary, rejections = _score_into(handle, source, model, on_batch)
-        rejected_output = rejected_output or _rejected_path(Path(output))
+        rejected_output = rejected_output or rejected_path_for(Path(output))
     if rejected_output:
         write_rejected(rejections, rejected_output)
     return summary, rejections
 
 
+def _open_text(path: Path, gzipped: bool) -> TextIO:
+    if gzipped:
+        return gzip.open(path, "wt", encoding="utf-8")
+    return path.open("w", encoding="utf-8")
+
+
 def _score_into(handle: TextIO, source, model: CodingModel, on_batch) -> tuple[ScoringSummary, list[Rejection]]:
     summary = ScoringSummary()
     rejections: list[Rejection] = []
-    handle.write("\t".join(PREDICTION_COLUMNS) + "\n")
+    # The header follows the first batch read, so a whole-file error leaves no half table on stdout.
+    header = "\t".join(PREDICTION_COLUMNS) + "\n"
     for records, rejected in batches(read_records(source)):
+        if header:
+            handle.write(header)
+            header = ""
         lines = prediction_rows(model, records)
         if lines:
             handle.write("\n".join(lines) + "\n")
@@ -123,6 +134,8 @@ def _score_into(handle: TextIO, source, model: CodingModel, on_batch) -> tuple[S
         summary.coding += sum(1 for line in lines if "\tcoding\t" in line)
         if on_batch is not None:
             on_batch(len(records) + len(rejected))
+    if header:  # a readable input with no record at all still gets its header
+        handle.write(header)
     summary.rejected = len(rejections)
     summary.records = summary.valid + summary.rejected
     for rejection in rejections:
@@ -130,6 +143,11 @@ def _score_into(handle: TextIO, source, model: CodingModel, on_batch) -> tuple[S
     return summary, rejections
 
 
-def _rejected_path(output: Path) -> Path:
-    stem = output.name[: -len(".tsv")] if output.name.endswith(".tsv") else output.name
+def rejected_path_for(output: Path) -> Path:
+    """``OUT.tsv`` / ``OUT.tsv.gz`` -> ``OUT.rejected.tsv``; any other name gets ``.rejected.tsv`` appended."""
+    stem = output.name
+    for suffix in (".tsv.gz", ".tsv"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
     return output.with_name(f"{stem}.rejected.tsv")

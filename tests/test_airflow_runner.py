@@ -39,6 +39,9 @@ def test_airflow_env(tmp_path: Path) -> None:
     assert env["AIRFLOW__CORE__PARALLELISM"] == "2"
     assert env["PYTHONPATH"].split(os.pathsep) == [str(REPO_ROOT), "/somewhere"]
     assert env["PYSPARK_PYTHON"] == sys.executable
+    assert env["PYTHONWARNINGS"] == "ignore:Could not import graphviz"
+    kept = airflow_env(tmp_path / "var", base={**base, "PYTHONWARNINGS": "error::DeprecationWarning"})
+    assert kept["PYTHONWARNINGS"] == "error::DeprecationWarning,ignore:Could not import graphviz"
     # loopback only
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://127.0.0.1:")

@@ -177,3 +177,79 @@ def test_predict_imports_neither_airflow_spark_mlflow_nor_sklearn(trained, share
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120, check=False)
     assert result.stdout.decode().strip().splitlines()[-1] == "0 []", result.stderr.decode()
     assert len((tmp_path / "out.tsv").read_text().splitlines()) == 4  # header + 3 records
+
+
+# --------------------------------------------------------------------------------- outputs, misuse
+def test_predict_never_writes_over_its_input_or_its_own_output(trained, shared, tmp_path):
+    source = tmp_path / "in.fa"
+    source.write_bytes((shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa").read_bytes())
+    before = source.read_bytes()
+    (tmp_path / "folder").mkdir()
+    for args, says in (
+        (["-o", str(source)], "is the input file"),
+        (["-o", str(tmp_path / "r.tsv"), "--rejected", str(source)], "is the input file"),
+        (["-o", str(tmp_path / "r.tsv"), "--rejected", str(tmp_path / "r.tsv")], "are the same file"),
+        (["-o", str(tmp_path / "folder")], "is a folder"),
+    ):
+        result = run_cli("predict", str(source), *args, var=trained)
+        assert result.returncode == 2, args
+        assert says in result.stderr.decode() and "Traceback" not in result.stderr.decode(), args
+    assert source.read_bytes() == before
+    assert not (tmp_path / "r.tsv").exists()
+
+
+def test_predict_gzip_output_and_file_modes(trained, shared, tmp_path):
+    import gzip
+
+    source = shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa"
+    plain, packed = tmp_path / "plain.tsv", tmp_path / "packed.tsv.gz"
+    for out in (plain, packed):
+        result = subprocess.run([sys.executable, "-m", "cli", "predict", str(source), "-o", str(out)],
+                                env={**os.environ, "CODING_POTENTIAL_VAR": str(trained)}, capture_output=True,
+                                timeout=300, check=False, preexec_fn=lambda: os.umask(0o022))
+        assert result.returncode == 0, result.stderr.decode()
+    assert gzip.decompress(packed.read_bytes()).decode() == plain.read_text()
+    assert len(plain.read_text().splitlines()) == 1 + 3
+    # OUT.tsv.gz -> OUT.rejected.tsv, and files get the mode the umask gives (not mkstemp's 0600)
+    for path in (plain, packed, tmp_path / "plain.rejected.tsv", tmp_path / "packed.rejected.tsv"):
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_bad_model_uri_is_a_usage_error_in_one_line(trained, shared, tmp_path):
+    source = shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa"
+    for uri in ("models:/no-such-model/1", "models:/coding-potential", str(tmp_path / "no-bundle")):
+        result = run_cli("predict", str(source), "--model", uri, var=trained)
+        assert result.returncode == 2, uri
+        lines = result.stderr.decode().strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("coding-potential: error: cannot load model"), lines
+
+
+def test_empty_stdin_leaves_stdout_empty(trained):
+    result = run_cli("predict", "-", var=trained, stdin=b"")
+    assert result.returncode == 3 and result.stdout == b""
+
+
+def test_evaluate_counts_and_names_rejections(trained, shared, tmp_path):
+    cases = shared / "cases" / "fasta" / "inputs"
+    coding, noncoding = cases / "c06_duplicate_ids.fa", cases / "c03_iupac_gaps.fa"
+    result = run_cli("evaluate", "--coding", str(coding), "--noncoding", str(noncoding), var=trained)
+    assert result.returncode == 0, result.stderr.decode()
+    report = json.loads(result.stdout)
+    # c06: 5 records, 2 duplicate IDs; c03: 5 records, 2 with invalid characters (expected.json)
+    assert report["inputs"]["coding"] == {"path": str(coding), "records": 5, "scored": 3, "rejected": 2}
+    assert report["inputs"]["noncoding"] == {"path": str(noncoding), "records": 5, "scored": 3, "rejected": 2}
+    assert report["n"] == 6
+    stderr = result.stderr.decode()
+    assert stderr.count(f"{coding}: rejected:") == 2 and stderr.count(f"{noncoding}: rejected:") == 2
+    same = run_cli("evaluate", "--coding", str(coding), "--noncoding", str(coding), var=trained)
+    assert same.returncode == 2 and "same file" in same.stderr.decode()
+
+
+def test_features_reads_stdin(shared, tmp_path):
+    import pyarrow.parquet as pq
+
+    source = shared / "cases" / "fasta" / "inputs" / "c01_softmasked_lowercase.fa"
+    result = run_cli("features", "-", "--output", str(tmp_path / "f"), var=tmp_path, stdin=source.read_bytes())
+    assert result.returncode == 0, result.stderr.decode()
+    table = pq.read_table(tmp_path / "f" / "part-00000.parquet")
+    assert table.column("id").to_pylist() == [h.split()[0] for h, _ in read_plain_fasta(source)]
