@@ -34,6 +34,7 @@ class TrainingConfig:
     threshold: float | str = DEFAULT_THRESHOLD
     forest_trees: int = 300
     boosting_rounds: int = 300
+    boosting_learning_rate: float = 0.1
 
 
 @dataclass
@@ -76,7 +77,7 @@ def make_estimator(family: str, config: TrainingConfig):
         )
     if family == "gradient_boosting":
         return HistGradientBoostingClassifier(
-            max_iter=config.boosting_rounds, learning_rate=0.1, class_weight="balanced",
+            max_iter=config.boosting_rounds, learning_rate=config.boosting_learning_rate, class_weight="balanced",
             random_state=config.seed,
         )
     raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from coding_potential.config import shared_dir
+from coding_potential.fasta import Record, read_records
 from coding_potential.features import (
     FEATURE_COLUMNS,
     IS_STOP,
@@ -36,6 +37,7 @@ from coding_potential.features import (
 )
 from coding_potential.features import encoding as feature_encoding
 from coding_potential.features import table as feature_table
+from coding_potential.features.peptide import NEUTRAL_PI
 
 # --------------------------------------------------------------------------- scalar references
 
@@ -415,13 +417,13 @@ def test_chunking_does_not_change_results(
 def test_columns_order_and_types(hexamer_table: HexamerTable) -> None:
     features = compute_features(["ATGAAATAG", "CC"], hexamer=hexamer_table)
     assert list(features) == list(FEATURE_COLUMNS) == feature_columns((1, 2, 3), with_hexamer=True)
-    assert FEATURE_COLUMNS[:15] == (
+    assert FEATURE_COLUMNS[:16] == (
         "length", "n_ambiguous", "gc_content", "n_unambiguous", "orf_length", "orf_start",
         "orf_frame", "orf_coverage", "open_orf_length", "stopfree_length", "stopfree_coverage",
-        "fickett", "stopfree_fickett", "hexamer_score", "stopfree_hexamer_score",
+        "fickett", "stopfree_fickett", "orf_pi", "hexamer_score", "stopfree_hexamer_score",
     )  # fmt: skip
-    assert FEATURE_COLUMNS[15:19] == ("kmer1_A", "kmer1_C", "kmer1_G", "kmer1_T")
-    assert FEATURE_COLUMNS[-1] == "kmer3_TTT" and len(FEATURE_COLUMNS) == 15 + 4 + 16 + 64
+    assert FEATURE_COLUMNS[16:20] == ("kmer1_A", "kmer1_C", "kmer1_G", "kmer1_T")
+    assert FEATURE_COLUMNS[-1] == "kmer3_TTT" and len(FEATURE_COLUMNS) == 16 + 4 + 16 + 64
     assert all(v.shape == (2,) for v in features.values())
     int_columns = ("length", "n_ambiguous", "n_unambiguous", "orf_length", "orf_start", "orf_frame",
                    "open_orf_length", "stopfree_length")  # fmt: skip
@@ -566,3 +568,53 @@ def test_shared_fasta_cases(case: str) -> None:
         i = [r["id"] for r in wanted].index(rid)
         start, length = features["orf_start"][i], features["orf_length"][i]
         assert (start or None, (start + length - 1) if length else None) == (first, last), rid
+
+
+# --------------------------------------------------------------------------- peptide pI
+
+
+def test_orf_pi_matches_biopython_on_real_transcripts() -> None:
+    """Biopython's ProteinAnalysis (Bjellqvist pKs, its own bisection) is the independent reference."""
+    from Bio.Seq import Seq
+    from Bio.SeqUtils.ProtParam import ProteinAnalysis
+
+    data = shared_or_skip() / "data" / "human"
+    sequences = []
+    for name in ("train_coding.fa.gz", "train_noncoding.fa.gz"):
+        sequences += [r.sequence for r, _ in zip(read_records(data / name), range(300), strict=False)
+                      if isinstance(r, Record)]
+    features = compute_features(sequences)
+    checked = 0
+    for sequence, start, length, pi in zip(sequences, features["orf_start"], features["orf_length"],
+                                           features["orf_pi"], strict=True):
+        if length == 0:
+            assert pi == NEUTRAL_PI
+            continue
+        peptide = str(Seq(sequence[start - 1 : start - 1 + length - 3]).translate())
+        if "X" not in peptide:  # ambiguous codons: Biopython would guess nothing either
+            assert pi == pytest.approx(ProteinAnalysis(peptide).isoelectric_point(), abs=1e-3), peptide
+            checked += 1
+    assert checked > 500
+
+
+@pytest.mark.parametrize(
+    ("sequence", "peptide"),
+    [
+        ("CCATGTAACC", "M"),
+        ("ATGGATTAA", "MD"),  # C-terminal D: its own C-terminal pK
+        ("ATGGAGTGA", "ME"),
+        ("ATGAAAAGGCATTAG", "MKRH"),
+        ("ATGGACGAATGTTATTAA", "MDECY"),
+    ],
+)
+def test_orf_pi_by_hand(sequence: str, peptide: str) -> None:
+    from Bio.SeqUtils.ProtParam import ProteinAnalysis
+
+    [pi] = compute_features([sequence])["orf_pi"]
+    assert pi == pytest.approx(ProteinAnalysis(peptide).isoelectric_point(), abs=1e-3)
+
+
+def test_orf_pi_skips_ambiguous_codons_and_is_neutral_without_orf() -> None:
+    features = compute_features(["ATGGANAAATAA", "ATGAAATAA", "CCCCCC", "ATGAAA"])
+    assert features["orf_pi"][0] == pytest.approx(features["orf_pi"][1], abs=1e-9)  # GAN adds no residue
+    assert features["orf_pi"][2:].tolist() == [NEUTRAL_PI, NEUTRAL_PI]  # no complete ORF (open only)

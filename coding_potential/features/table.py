@@ -49,11 +49,12 @@ from .encoding import chunk_bounds, encode, sequence_lengths
 from .fickett import NEUTRAL_FICKETT, fickett_from_phase_counts, region_phase_counts
 from .hexamer import HEXAMER_COLUMNS, NEUTRAL_HEXAMER, HexamerTable, scored_regions
 from .orfs import codon_codes, longest_orfs, longest_stop_free, stop_positions
+from .peptide import NEUTRAL_PI, orf_isoelectric_point
 
 BASE_COLUMNS: tuple[str, ...] = (
     "length", "n_ambiguous", "gc_content", "n_unambiguous",
     "orf_length", "orf_start", "orf_frame", "orf_coverage", "open_orf_length",
-    "stopfree_length", "stopfree_coverage", "fickett", "stopfree_fickett",
+    "stopfree_length", "stopfree_coverage", "fickett", "stopfree_fickett", "orf_pi",
 )  # fmt: skip
 #: The hexamer-table columns (``hexamer_score``, ``stopfree_hexamer_score``), after BASE_COLUMNS.
 HEXAMER_COLUMN, STOPFREE_HEXAMER_COLUMN = HEXAMER_COLUMNS
@@ -67,6 +68,7 @@ NEUTRAL_VALUES: dict[str, float] = {
     "stopfree_coverage": 0.0,
     "fickett": NEUTRAL_FICKETT,
     "stopfree_fickett": NEUTRAL_FICKETT,
+    "orf_pi": NEUTRAL_PI,
     HEXAMER_COLUMN: NEUTRAL_HEXAMER,
     STOPFREE_HEXAMER_COLUMN: NEUTRAL_HEXAMER,
     "kmer": 0.0,
@@ -167,6 +169,7 @@ def _chunk_features(
         "stopfree_fickett": fickett_from_phase_counts(
             region_phase_counts(codes, offsets, np.maximum(stopfree_start, 0), stopfree_length)
         ),
+        "orf_pi": orf_isoelectric_point(codons, offsets[:-1], orfs.start, orfs.length),
     }
     if hexamer is not None:
         columns[HEXAMER_COLUMN] = hexamer.score_regions(codes, offsets, codons, scored_start, scored_length)
