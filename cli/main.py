@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     # Behave like other Unix filters in a pipe (`... | head`): end quietly when the reader goes away.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if hasattr(signal, "SIGPIPE"):  # POSIX only
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     options = build_parser().parse_args(argv)
     return options.handler(options)
 

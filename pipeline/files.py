@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from coding_potential.fasta import Rejection
@@ -31,8 +32,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@cache
 def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    """The process umask, read once (reading it means setting it, so not again and again)."""
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
