@@ -37,9 +37,7 @@ def tracking_uri() -> str:
     configured = os.environ.get("MLFLOW_TRACKING_URI")
     if configured:
         return configured
-    folder = config.var_dir() / "mlflow"
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'mlflow.db'}"
+    return f"sqlite:///{config.var_dir() / 'mlflow' / 'mlflow.db'}"
 
 
 def artifact_root() -> str:
@@ -52,8 +50,11 @@ def client():
     """An :class:`mlflow.MlflowClient` on the configured store (MLflow imported lazily: it is slow)."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_registry_uri(tracking_uri())
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):  # SQLite creates the file, not its folder
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     return mlflow.MlflowClient()
 
 

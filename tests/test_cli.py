@@ -131,6 +131,7 @@ def test_predict_without_champion_exits_1_and_says_how_to_train(shared, tmp_path
     result = run_cli("predict", str(path), var=tmp_path / "empty-var")
     assert result.returncode == 1
     assert "coding-potential train" in result.stderr.decode()
+    assert not (tmp_path / "empty-var" / "mlflow").exists()  # looking for a champion creates nothing
 
 
 def test_usage_errors_exit_2(tmp_path):
