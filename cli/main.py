@@ -86,25 +86,58 @@ def cmd_fetch_data(options: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------------------- validate
 def cmd_validate(options: argparse.Namespace) -> int:
-    from coding_potential.fasta import FastaFormatError, read_records, summarise
+    from coding_potential.fasta import FastaFormatError, Rejection, read_records, summarise
 
     if problem := _input_exists(options.input):
         return _report_validation_error(options, problem)
+    if problem := _output_problem(options.rejected, [options.input], "rejected-records file"):
+        return _fail(problem, EXIT_USAGE)
+    rejections: list[Rejection] = []
+
+    def noting_rejections(outputs):
+        for output in outputs:
+            if isinstance(output, Rejection):
+                rejections.append(output)
+            yield output
+
     try:
-        summary = summarise(read_records(_source(options.input)))
+        summary = summarise(noting_rejections(read_records(_source(options.input))))
     except FastaFormatError as error:
         return _report_validation_error(options, str(error))
+    if options.rejected:
+        from pipeline.files import write_rejected
+
+        try:
+            write_rejected(rejections, options.rejected)
+        except OSError as error:
+            return _fail(f"cannot write {error.filename or options.rejected!r}: {error.strerror}", EXIT_USAGE)
     if options.json:
         print(json.dumps(summary.as_dict()))
     else:
-        console = _console()
-        console.print(f"{options.input}: {summary.records:,} records, {summary.valid:,} valid, "
-                      f"{summary.rejected:,} rejected")
-        for code, count in sorted(summary.reasons.items()):
-            console.print(f"  rejected {code}: {count:,}")
-        for code, count in sorted(summary.warnings.items()):
-            console.print(f"  warning {code}: {count:,}")
+        _print_validation(options.input, summary, rejections, options.rejected)
     return EXIT_OK
+
+
+#: Rejected records listed by `validate` without --json (all of them go to --rejected FILE).
+SHOWN_REJECTIONS = 20
+
+
+def _print_validation(source: str, summary, rejections: list, rejected_file: str | None) -> None:
+    console = _console()
+    console.print(f"{source}: {summary.records:,} records, {summary.valid:,} valid, "
+                  f"{summary.rejected:,} rejected", highlight=False)
+    for kind, counts in (("rejected", summary.reasons), ("warning", summary.warnings)):
+        for code, count in sorted(counts.items()):
+            if count:
+                console.print(f"  {kind} {code}: {count:,}", highlight=False)
+    for rejection in rejections[:SHOWN_REJECTIONS]:
+        console.print(f"  {rejection.message}", highlight=False, markup=False)
+    if len(rejections) > SHOWN_REJECTIONS:
+        more = len(rejections) - SHOWN_REJECTIONS
+        console.print(f"  ... and {more:,} more" + ("" if rejected_file else " (all of them: --rejected FILE)"),
+                      highlight=False)
+    if rejected_file:
+        console.print(f"rejected records: {rejected_file}", highlight=False)
 
 
 def _report_validation_error(options: argparse.Namespace, message: str) -> int:
@@ -277,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a FASTA file record by record")
     p.add_argument("input", help="FASTA file (plain or gzip), or - for stdin")
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
+    p.add_argument("--rejected", help="also write the rejected records to this TSV (record_number, id, reason, ...)")
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("features", help="write model-independent features as Parquet")

@@ -254,3 +254,19 @@ def test_features_reads_stdin(shared, tmp_path):
     assert result.returncode == 0, result.stderr.decode()
     table = pq.read_table(tmp_path / "f" / "part-00000.parquet")
     assert table.column("id").to_pylist() == [h.split()[0] for h, _ in read_plain_fasta(source)]
+
+
+def test_validate_lists_and_writes_rejections(shared, tmp_path):
+    path = shared / "cases" / "fasta" / "inputs" / "c03_iupac_gaps.fa"
+    rejected = tmp_path / "rejected.tsv"
+    result = run_cli("validate", str(path), "--rejected", str(rejected), var=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    rows = list(csv.DictReader(rejected.open(), delimiter="\t"))
+    # expected.json: tx4 holds '-' and tx5 '*', both invalid characters
+    assert [(r["record_number"], r["id"], r["reason"]) for r in rows] == [
+        ("4", "tx4", "invalid_character"), ("5", "tx5", "invalid_character")]
+    stderr = result.stderr.decode()
+    assert "5 records, 3 valid, 2 rejected" in stderr and "record 4 'tx4'" in stderr
+    assert "rejected empty_id" not in stderr  # zero counts are left out of the plain summary
+    again = run_cli("validate", str(rejected), "--rejected", str(rejected), var=tmp_path)
+    assert again.returncode == 2 and "is the input file" in again.stderr.decode()
