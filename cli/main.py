@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import date as Date
@@ -30,8 +31,13 @@ def _fail(message: str, code: int) -> int:
 
 
 def _input_exists(path: str) -> str | None:
-    if path != "-" and not Path(path).is_file():
-        return f"input {path!r} does not exist or is not a file"
+    """Why ``path`` cannot be read, or ``None``: a file, ``-`` (stdin), or a pipe such as ``<(zcat x.gz)``."""
+    if path == "-":
+        return None
+    if not Path(path).exists():
+        return f"input {path!r} does not exist"
+    if Path(path).is_dir():
+        return f"input {path!r} is a folder, not a file"
     return None
 
 
@@ -41,22 +47,65 @@ def _same_file(a: str | None, b: str | None) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
+def _is_special(path: str) -> bool:
+    """A device, a pipe or a socket (``/dev/null``, ``<(...)``): written in place, nothing beside it."""
+    target = Path(path)
+    return target.exists() and not target.is_file() and not target.is_dir()
+
+
 def _output_problem(output: str | None, inputs: list[str], what: str) -> str | None:
-    """Why ``output`` cannot be written (never over an input, never onto a folder), or ``None``."""
-    if not output or output == "-":
+    """Why ``output`` cannot be written, or ``None``: checked before any work, so nothing is half done.
+
+    Never over an input, never onto a folder, and only into a folder that exists and is writable (a
+    typo in a path must not create a tree of folders).
+    """
+    if output is None:
         return None
+    if output == "-" and what != "output":
+        return f"{what} cannot be '-'; give a file path"
+    if output in ("", "-"):
+        return None if output == "-" else f"{what} is an empty path"
     for source in inputs:
         if _same_file(output, source):
             return f"{what} {output!r} is the input file; choose another path"
-    if Path(output).is_dir():
+    target = Path(output)
+    if target.is_dir():
         return f"{what} {output!r} is a folder; give a file path"
+    if _is_special(output):
+        return None
+    folder = Path(os.path.realpath(target)).parent
+    if not folder.is_dir():
+        return f"{what} {output!r}: the folder {str(folder)!r} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"{what} {output!r}: the folder {str(folder)!r} is not writable"
     return None
+
+
+def _folder_problem(folder: str | None, what: str) -> str | None:
+    """Why the output folder ``folder`` cannot be used (it may be new; its parent must exist), or ``None``."""
+    if folder is None:
+        return None
+    target = Path(folder)
+    if target.exists() and not target.is_dir():
+        return f"{what} {folder!r} exists and is not a folder"
+    parent = Path(os.path.realpath(target)).parent
+    if not target.exists() and not parent.is_dir():
+        return f"{what} {folder!r}: the folder {str(parent)!r} does not exist"
+    if not os.access(target if target.exists() else parent, os.W_OK):
+        return f"{what} {folder!r} is not writable"
+    return None
+
+
+def _write_failed(error: OSError, fallback: str) -> int:
+    return _fail(f"cannot write {error.filename or fallback!r}: {error.strerror}", EXIT_USAGE)
 
 
 def _load_model(uri: str | None):
     """The model, or an exit code after a one-line error (1: no champion yet; 2: a bad ``--model``)."""
     from models import registry
 
+    if uri is not None and not uri.strip():
+        return _fail("--model is empty; give a bundle folder or a models:/ URI", EXIT_USAGE)
     try:
         return registry.load_model(uri)
     except registry.NoChampionError as error:
@@ -110,7 +159,7 @@ def cmd_validate(options: argparse.Namespace) -> int:
         try:
             write_rejected(rejections, options.rejected)
         except OSError as error:
-            return _fail(f"cannot write {error.filename or options.rejected!r}: {error.strerror}", EXIT_USAGE)
+            return _write_failed(error, options.rejected)
     if options.json:
         print(json.dumps(summary.as_dict()))
     else:
@@ -142,8 +191,9 @@ def _print_validation(source: str, summary, rejections: list, rejected_file: str
 
 def _report_validation_error(options: argparse.Namespace, message: str) -> int:
     if options.json:
-        print(json.dumps({"records": 0, "valid": 0, "rejected": 0, "reasons": {}, "warnings": {},
-                          "error": message}))
+        from coding_potential.fasta import ValidationSummary
+
+        print(json.dumps({**ValidationSummary().as_dict(), "error": message}))  # same keys as a success
     return _fail(message, EXIT_BAD_INPUT)
 
 
@@ -158,13 +208,18 @@ def cmd_features(options: argparse.Namespace) -> int:
 
     if problem := _input_exists(options.input):
         return _fail(problem, EXIT_BAD_INPUT)
+    if problem := _folder_problem(options.output, "output folder"):
+        return _fail(problem, EXIT_USAGE)
     try:
         table, rejections = featurise_file(_source(options.input))
     except FastaFormatError as error:
         return _fail(f"{options.input}: {error}", EXIT_BAD_INPUT)
     folder = Path(options.output) / f"date={options.date}" if options.date else Path(options.output)
-    path = write_parquet(table, folder / "part-00000.parquet")
-    write_rejected(rejections, folder / "rejected.tsv")
+    try:
+        path = write_parquet(table, folder / "part-00000.parquet")
+        write_rejected(rejections, folder / "rejected.tsv")
+    except OSError as error:
+        return _write_failed(error, str(folder))
     _console().print(f"{table.num_rows:,} feature rows -> {path}; {len(rejections):,} rejected -> "
                      f"{folder / 'rejected.tsv'}")
     return EXIT_OK
@@ -178,7 +233,9 @@ def cmd_predict(options: argparse.Namespace) -> int:
     if problem := _input_exists(options.input):
         return _fail(problem, EXIT_BAD_INPUT)
     to_stdout = options.output in (None, "-")
-    rejected = options.rejected or (None if to_stdout else str(rejected_path_for(Path(options.output))))
+    # Beside a regular output file by default; with stdout, a device or a pipe, listed on stderr.
+    beside = not to_stdout and not _is_special(options.output)
+    rejected = options.rejected or (str(rejected_path_for(Path(options.output))) if beside else None)
     problem = (_output_problem(options.output, [options.input], "output")
                or _output_problem(rejected, [options.input], "rejected-records file"))
     if not problem and _same_file(rejected, options.output):
@@ -194,8 +251,8 @@ def cmd_predict(options: argparse.Namespace) -> int:
             rejected_output=rejected, on_batch=tick), quiet=options.quiet)
     except FastaFormatError as error:
         return _fail(f"{options.input}: {error}", EXIT_BAD_INPUT)
-    except OSError as error:  # the output folder cannot be created or written
-        return _fail(f"cannot write {error.filename or options.output!r}: {error.strerror}", EXIT_USAGE)
+    except OSError as error:  # checked above; a full disk or a race can still fail
+        return _write_failed(error, options.output)
     if not rejected:
         for rejection in rejections:
             print(f"rejected: {rejection.message}", file=sys.stderr)
@@ -260,10 +317,14 @@ def cmd_evaluate(options: argparse.Namespace) -> int:
     from pipeline.tables import split_outputs
 
     for path in (options.coding, options.noncoding):
+        if path == "-":
+            return _fail("--coding and --noncoding need file paths (two inputs cannot share stdin)", EXIT_USAGE)
         if problem := _input_exists(path):
             return _fail(problem, EXIT_BAD_INPUT)
     if _same_file(options.coding, options.noncoding):
         return _fail(f"--coding and --noncoding are the same file {options.coding!r}", EXIT_USAGE)
+    if problem := _folder_problem(options.output, "output folder"):
+        return _fail(problem, EXIT_USAGE)
     model = _load_model(options.model)
     if isinstance(model, int):
         return model
@@ -283,15 +344,19 @@ def cmd_evaluate(options: argparse.Namespace) -> int:
         labels.append(np.full(len(records), label))
     if both := len(sequences[1] & sequences[0]):
         print(f"warning: {both:,} sequence(s) occur in both --coding and --noncoding", file=sys.stderr)
+    for name, counts in inputs.items():
+        if not counts["scored"]:
+            return _fail(f"{counts['path']}: no valid record to evaluate as {name}", EXIT_BAD_INPUT)
     y, p = np.concatenate(labels), np.concatenate(probabilities)
-    if len(set(y.tolist())) < 2:
-        return _fail("no valid record in one of the two files: both classes are needed", EXIT_BAD_INPUT)
     threshold = model.threshold if options.threshold is None else options.threshold
     metrics = classification_metrics(y, p, threshold)
     if options.output:
-        plots = save_plots(y, p, threshold, options.output, "evaluation")
-        write_report({"evaluation": {"metrics": metrics, "plots": plots}}, options.output,
-                     "coding-potential evaluation")
+        try:
+            plots = save_plots(y, p, threshold, options.output, "evaluation")
+            write_report({"evaluation": {"metrics": {**metrics, "inputs": inputs}, "plots": plots}},
+                         options.output, "coding-potential evaluation")
+        except OSError as error:
+            return _write_failed(error, options.output)
     print(json.dumps({**metrics, "inputs": inputs}, indent=2))
     return EXIT_OK
 

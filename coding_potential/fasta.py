@@ -205,11 +205,21 @@ def _raw_blocks(handle: BinaryIO, block_size: int) -> Iterator[bytes]:
         yield bytes(block)
 
 
+#: Other compressed formats, recognised to say so (magic bytes, name).
+_OTHER_COMPRESSION = ((b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"),
+                      (b"PK\x03\x04", "zip"))
+
+
 def _text_blocks(raw: Iterator[bytes], block_size: int) -> Iterator[bytes]:
     """Uncompress and decode as needed: UTF-8 bytes with LF line ends, no BOM, no NUL bytes."""
-    head, raw = _peek(raw, len(_GZIP_MAGIC))
+    head, raw = _peek(raw, 6)
     if head.startswith(_GZIP_MAGIC):
         raw = _gunzip(raw, block_size)
+    else:
+        for magic, kind in _OTHER_COMPRESSION:
+            if head.startswith(magic):
+                raise FastaFormatError(codes.UNDECODABLE_INPUT,
+                                       f"input is {kind}-compressed: only gzip is read; decompress it first")
     head, raw = _peek(raw, 4)
     for bom, encoding in _BOMS:
         if head.startswith(bom):
@@ -345,7 +355,7 @@ def _split_records(blocks: Iterator[bytes]) -> Iterator[bytes]:
 
 def _parse_record(number: int, text: bytes) -> RawRecord:
     header_bytes, _, sequence = text.partition(b"\n")
-    header = _decode(header_bytes, number, "header").strip()
+    header = _decode(header_bytes, number, "header").strip(" \t\v\f\r")
     sequence_text = _decode(sequence.translate(None, _WHITESPACE), number, "sequence")
     record_id, description = _split_header(header)
     return RawRecord(number, header, record_id, description, sequence_text)
@@ -360,10 +370,15 @@ def _decode(data: bytes, number: int, part: str) -> str:
         ) from None
 
 
+#: What separates the ID from the description: ASCII blanks only. Unicode spaces (no-break space, em
+#: space) and control characters stay in the ID, so IDs that differ there never collide.
+_ID_SEPARATOR = re.compile(r"[ \t\v\f]+")
+
+
 def _split_header(header: str) -> tuple[str, str]:
     """ID and description: the first word and the rest, or the transcript ID of a GENCODE header."""
-    words = header.split(None, 1)
-    if not words:
+    words = _ID_SEPARATOR.split(header.strip(" \t\v\f"), maxsplit=1)
+    if not words[0]:
         return "", ""
     token = words[0]
     if "|" in token:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -18,8 +18,19 @@ REJECTED_COLUMNS = ("record_number", "id", "reason", "message")
 
 @contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` when the block succeeds."""
+    """Yield a temporary path beside ``target``; rename it onto ``target`` when the block succeeds.
+
+    A symlink is written through (its target is replaced, not the link). Something that is not a
+    regular file (``/dev/null``, a named pipe, ``/dev/stdout``) is written in place: renaming a file
+    onto it would replace the device or pipe.
+    """
     target = Path(target)
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
+        yield target
+        return
+    target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
@@ -42,9 +53,11 @@ def _umask() -> int:
 
 def write_rejected(rejections: Iterable[Rejection], target: str | os.PathLike[str]) -> Path:
     """The rejected-records TSV: record_number, id, reason, message."""
-    with atomic_path(target) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(REJECTED_COLUMNS)
+    # Fields are written as they are, like the predictions TSV: no quoting (an ID holds no whitespace,
+    # and messages are ours).
+    with atomic_path(target) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        handle.write("\t".join(REJECTED_COLUMNS) + "\n")
         for rejection in rejections:
-            writer.writerow([rejection.number, rejection.id, rejection.reason, rejection.message])
+            fields = (str(rejection.number), rejection.id, rejection.reason, rejection.message)
+            handle.write("\t".join(" ".join(field.split("\t")).replace("\n", " ") for field in fields) + "\n")
     return Path(target)

@@ -6,8 +6,10 @@ Shared by ``coding-potential predict`` and the scoring DAG's predict step.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -93,7 +95,7 @@ def score_file(
 ) -> tuple[ScoringSummary, list[Rejection]]:
     """Score every valid record of ``source`` into the TSV ``output`` (a path, written atomically,
     or an open text stream); rejections go to ``rejected_output`` (default ``OUTPUT.rejected.tsv``
-    when ``output`` is a path) and are returned.
+    when ``output`` is a regular file; none beside a device or a pipe) and are returned.
 
     Raises
     ------
@@ -103,18 +105,27 @@ def score_file(
     if not isinstance(output, str | os.PathLike):
         summary, rejections = _score_into(output, source, model, on_batch)
     else:
-        with atomic_path(output) as tmp, _open_text(tmp, gzipped=str(output).endswith(".gz")) as handle:
+        gzipped = str(output).lower().endswith(".gz")
+        with atomic_path(output) as tmp, _open_text(tmp, gzipped, Path(output).name) as handle:
             summary, rejections = _score_into(handle, source, model, on_batch)
-        rejected_output = rejected_output or rejected_path_for(Path(output))
+        if rejected_output is None and Path(output).is_file():  # not beside a device or a pipe
+            rejected_output = rejected_path_for(Path(output))
     if rejected_output:
         write_rejected(rejections, rejected_output)
     return summary, rejections
 
 
-def _open_text(path: Path, gzipped: bool) -> TextIO:
-    if gzipped:
-        return gzip.open(path, "wt", encoding="utf-8")
-    return path.open("w", encoding="utf-8")
+@contextmanager
+def _open_text(path: Path, gzipped: bool, name: str) -> Iterator[TextIO]:
+    """A text stream onto ``path``; gzip-compressed, with ``name`` in the gzip header (not the temporary
+    file's), when asked."""
+    if not gzipped:
+        with path.open("w", encoding="utf-8") as handle:
+            yield handle
+        return
+    with (path.open("wb") as raw, gzip.GzipFile(filename=name, mode="wb", fileobj=raw) as packed,
+          io.TextIOWrapper(packed, encoding="utf-8") as handle):
+        yield handle
 
 
 def _score_into(handle: TextIO, source, model: CodingModel, on_batch) -> tuple[ScoringSummary, list[Rejection]]:

@@ -270,3 +270,84 @@ def test_validate_lists_and_writes_rejections(shared, tmp_path):
     assert "rejected empty_id" not in stderr  # zero counts are left out of the plain summary
     again = run_cli("validate", str(rejected), "--rejected", str(rejected), var=tmp_path)
     assert again.returncode == 2 and "is the input file" in again.stderr.decode()
+
+
+def _read_fifo_in_background(path: Path) -> list[bytes]:
+    import threading
+
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(path.read_bytes()), daemon=True)
+    reader.start()
+    return received
+
+
+def test_predict_writes_into_pipes_and_through_symlinks(trained, shared, tmp_path):
+    source = shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa"  # 3 valid, 2 rejected
+    fifo = tmp_path / "out.tsv"
+    os.mkfifo(fifo)
+    received = _read_fifo_in_background(fifo)
+    result = run_cli("predict", str(source), "-o", str(fifo), var=trained)
+    assert result.returncode == 0, result.stderr.decode()
+    assert fifo.is_fifo() and len(received[0].decode().splitlines()) == 1 + 3
+    assert not (tmp_path / "out.rejected.tsv").exists()  # nothing beside a pipe: listed on stderr
+    assert result.stderr.decode().count("rejected: record") == 2
+    link, target = tmp_path / "link.tsv", tmp_path / "target.txt"
+    link.symlink_to(target.name)
+    assert run_cli("predict", str(source), "-o", str(link), var=trained).returncode == 0
+    assert link.is_symlink() and len(target.read_text().splitlines()) == 1 + 3
+
+
+def test_predict_reads_a_pipe(trained, shared, tmp_path):
+    source = shared / "cases" / "fasta" / "inputs" / "c13_gzip.fa.gz"
+    fifo = tmp_path / "in.fa"
+    os.mkfifo(fifo)
+    env = {**os.environ, "CODING_POTENTIAL_VAR": str(trained)}
+    with subprocess.Popen([sys.executable, "-m", "cli", "predict", str(fifo)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        fifo.write_bytes(source.read_bytes())  # blocks until predict opens the pipe, like <(zcat ...)
+        out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err.decode()
+    expected = json.loads((shared / "cases" / "fasta" / "expected.json").read_text())["c13_gzip.fa.gz"]
+    assert len(out.decode().splitlines()) == 1 + expected["expected_valid"]
+
+
+def test_unwritable_outputs_are_refused_before_any_work(trained, shared, tmp_path):
+    source = shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa"
+    out = tmp_path / "out.tsv"
+    for args in (["-o", str(tmp_path / "missing" / "x.tsv")],
+                 ["-o", str(out), "--rejected", str(tmp_path / "missing" / "r.tsv")],
+                 ["-o", str(out), "--rejected", "-"]):
+        result = run_cli("predict", str(source), *args, var=trained)
+        assert result.returncode == 2, args
+        assert len(result.stderr.decode().strip().splitlines()) == 1, result.stderr.decode()
+    assert not out.exists() and not (tmp_path / "missing").exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for command in (["features", str(source), "--output", str(a_file)],
+                    ["features", str(source), "--output", str(tmp_path / "missing" / "f")],
+                    ["evaluate", "--coding", "-", "--noncoding", str(source)],
+                    ["evaluate", "--coding", str(source), "--noncoding", str(a_file), "--output", str(a_file)]):
+        result = run_cli(*command, var=trained)
+        assert result.returncode == 2, command
+        assert "Traceback" not in result.stderr.decode(), command
+    assert a_file.read_text() == "x"
+
+
+def test_gzip_header_names_the_output_not_the_temporary_file(trained, shared, tmp_path):
+    source = shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa"
+    out = tmp_path / "calls.TSV.GZ"
+    assert run_cli("predict", str(source), "-o", str(out), var=trained).returncode == 0
+    data = out.read_bytes()
+    assert data[:2] == b"\x1f\x8b" and data[3] & 0x08  # gzip, FNAME flag set
+    name = data[10:data.index(b"\x00", 10)]
+    assert name == b"calls.TSV.GZ"
+
+
+def test_other_compressions_are_named(tmp_path):
+    import bz2
+
+    packed = tmp_path / "x.fa.bz2"
+    packed.write_bytes(bz2.compress(b">a\nACGT\n"))
+    result = run_cli("validate", str(packed), "--json", var=tmp_path)
+    assert result.returncode == 3
+    assert "bzip2-compressed" in json.loads(result.stdout)["error"]

@@ -516,3 +516,11 @@ def test_read_records_streams_gzip_from_a_path(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(_generated_fasta(5_000), compresslevel=1))
     summary = summarise(read_records(path, block_size=32 * 1024))
     assert summary.records == summary.valid == 5_000
+
+
+def test_ids_split_at_ascii_blanks_only() -> None:
+    """Unicode spaces and control characters belong to the ID: two such IDs must not collide."""
+    text = ">a\u00a0b x\nACGT\n>a\u00a0c\tdesc here\nACGT\n>a\x1fd\nACGT\n>\u2003e f\nACGT\n"
+    records = _records(text.encode())
+    assert [(r.id, r.description) for r in records] == [
+        ("a\u00a0b", "x"), ("a\u00a0c", "desc here"), ("a\x1fd", ""), ("\u2003e", "f")]
