@@ -232,12 +232,13 @@ def cmd_predict(options: argparse.Namespace) -> int:
 
     if problem := _input_exists(options.input):
         return _fail(problem, EXIT_BAD_INPUT)
+    if problem := _output_problem(options.output, [options.input], "output"):
+        return _fail(problem, EXIT_USAGE)
     to_stdout = options.output in (None, "-")
     # Beside a regular output file by default; with stdout, a device or a pipe, listed on stderr.
     beside = not to_stdout and not _is_special(options.output)
     rejected = options.rejected or (str(rejected_path_for(Path(options.output))) if beside else None)
-    problem = (_output_problem(options.output, [options.input], "output")
-               or _output_problem(rejected, [options.input], "rejected-records file"))
+    problem = _output_problem(rejected, [options.input], "rejected-records file")
     if not problem and _same_file(rejected, options.output):
         problem = f"the rejected-records file and the output are the same file {rejected!r}"
     if problem:
