@@ -1,7 +1,7 @@
 """Isoelectric point of the peptide an ORF encodes (CPC2's ``pI`` feature, Kang et al. 2017).
 
-Coding ORFs encode proteins whose isoelectric points cluster in two bands (near pH 5-6 and 9-10); the
-peptides of chance ORFs in noncoding RNA, rich in arginine and poor in acidic residues, lean basic.
+The peptides of chance ORFs in noncoding RNA have pIs distributed differently from those of real
+proteins, which is why CPC2 uses it beside ORF length, ORF integrity and Fickett.
 
 The pI is the pH where the peptide's net charge is zero, with Bjellqvist's pK values (Bjellqvist et al.
 1993, Electrophoresis 14:1023; the set ExPASy's Compute pI/Mw uses): side chains of D, E, C, Y (acidic)
@@ -18,7 +18,7 @@ from itertools import product
 
 import numpy as np
 
-from .encoding import ALPHABET, BASES, N_CODES
+from .encoding import ALPHABET, N_CODES
 
 #: The standard genetic code, codons in ``TCAG`` order (NCBI table 1); ``*`` is a stop.
 _CODE_TCAG = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
@@ -48,14 +48,13 @@ def _charged_class_table() -> np.ndarray:
     table = np.zeros(N_CODES**3, dtype=np.uint8)
     for codon, residue in GENETIC_CODE.items():
         if residue in CHARGED:
-            a, b, c = (BASES.index(letter) for letter in codon)
+            a, b, c = (ALPHABET.index(letter) for letter in codon)
             table[(a * N_CODES + b) * N_CODES + c] = 1 + CHARGED.index(residue)
     return table
 
 
 #: Codon index (see :func:`.orfs.codon_index`) -> charged class (0: none).
 CHARGED_CLASS = _charged_class_table()
-assert ALPHABET.startswith(BASES)  # codon indices of unambiguous codons use the base codes 0..3
 
 
 def charged_residue_counts(codons: np.ndarray, seq_offsets: np.ndarray, orf_start: np.ndarray,
