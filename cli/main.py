@@ -210,6 +210,8 @@ def cmd_features(options: argparse.Namespace) -> int:
         return _fail(problem, EXIT_BAD_INPUT)
     if problem := _folder_problem(options.output, "output folder"):
         return _fail(problem, EXIT_USAGE)
+    if options.engine == "spark":
+        return _features_on_spark(options)
     try:
         table, rejections = featurise_file(_source(options.input))
     except FastaFormatError as error:
@@ -222,6 +224,22 @@ def cmd_features(options: argparse.Namespace) -> int:
         return _write_failed(error, str(folder))
     _console().print(f"{table.num_rows:,} feature rows -> {path}; {len(rejections):,} rejected -> "
                      f"{folder / 'rejected.tsv'}")
+    return EXIT_OK
+
+
+def _features_on_spark(options: argparse.Namespace) -> int:
+    """The Spark job the DAGs and Databricks run, on local Spark; same feature schema as in-process."""
+    if options.input == "-" or not options.date:
+        return _fail("--engine spark needs an input file and --date", EXIT_USAGE)
+    from spark_jobs import features_job
+
+    summary = features_job.run([options.input], options.output, options.date)
+    _console().print(f"{summary['valid']:,} feature rows, {summary['quarantined']:,} quarantined -> "
+                     f"{summary['partition']}; run summary: {Path(summary['partition']) / '_summary.json'}",
+                     highlight=False)
+    [entry] = summary["files"]
+    if entry["file_error"]:
+        return _fail(f"{options.input}: unusable input ({entry['file_error']})", EXIT_BAD_INPUT)
     return EXIT_OK
 
 
@@ -383,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="FASTA file (plain or gzip), or - for stdin")
     p.add_argument("--output", required=True, help="dataset folder")
     p.add_argument("--date", type=_iso_date, help="write partition date=YYYY-MM-DD")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local: in-process (default); spark: the Spark job on local Spark (needs --date)")
     p.set_defaults(handler=cmd_features)
 
     p = sub.add_parser("train", help="train, evaluate and register a candidate (the training DAG in-process)")
