@@ -18,6 +18,7 @@ on Databricks the same file is the ``spark_python_task`` (``--master`` left unse
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -38,6 +39,64 @@ INTEGER_COLUMNS = frozenset({"length", "n_ambiguous", "n_unambiguous", "orf_leng
 QUARANTINE_COLUMNS = ("source", "record_number", "id", "reason", "message")
 #: ``record_number`` of a quarantine row that stands for a whole unreadable file.
 WHOLE_FILE = 0
+#: A plain FASTA file larger than this is cut, at record starts, into ranges of about this size, one
+#: task each; gzip, UTF-16 and CR-only files are read whole by one task (they cannot be cut).
+SPLIT_BYTES = 32 * 1024 * 1024
+
+
+def plan_ranges(path: str, split_bytes: int = SPLIT_BYTES) -> list[tuple[int, int]]:
+    """Byte ranges ``[start, end)`` of ``path``, each starting at a record's ``>``, for one task each.
+
+    Only the few bytes around each cut are read (on the driver): never the whole file.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+        splittable = head.lstrip()[:1] == b">" and b"\r" not in head
+        if size <= split_bytes or not splittable:
+            return [(0, size)]
+        starts = [0]
+        for nominal in range(split_bytes, size, split_bytes):
+            cut = _next_record_start(handle, max(nominal, starts[-1] + 1), size)
+            if cut < size and cut > starts[-1]:
+                starts.append(cut)
+    return list(zip(starts, [*starts[1:], size], strict=True))
+
+
+def _next_record_start(handle, position: int, size: int) -> int:
+    """The offset of the first ``>`` that begins a line at or after ``position`` (``size`` if none)."""
+    handle.seek(position - 1)
+    carried = handle.read(1)  # the byte before: a '>' right at ``position`` counts after a newline
+    offset = position - 1
+    while block := handle.read(1 << 16):
+        found = (carried + block).find(b"\n>")
+        if found >= 0:
+            return offset + found + 1
+        offset += len(block)
+        carried = block[-1:]
+    return size
+
+
+class _ByteRange(io.RawIOBase):
+    """``[start, end)`` of a file as a readable stream, for the core's reader."""
+
+    def __init__(self, path: str, start: int, end: int) -> None:
+        self._handle = open(path, "rb")  # noqa: SIM115 (closed with this stream)
+        self._handle.seek(start)
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._handle.read(min(len(buffer), self._left))
+        buffer[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 def feature_names() -> list[str]:
@@ -53,34 +112,40 @@ def output_schema():
               StructField("record_number", LongType(), False), StructField("id", StringType(), True)]
     fields += [StructField(name, LongType() if name in INTEGER_COLUMNS else DoubleType(), True)
                for name in feature_names()]
-    fields += [StructField("reason", StringType(), True), StructField("message", StringType(), True)]
+    fields += [StructField("reason", StringType(), True), StructField("message", StringType(), True),
+               StructField("chunk", LongType(), False)]
     return StructType(fields)
 
 
-def featurise_paths(frames: Iterator) -> Iterator:
-    """``mapInPandas`` body: every record of every file named in ``frames['path']``, as output rows."""
+def featurise_ranges(frames: Iterator) -> Iterator:
+    """``mapInPandas`` body: every record of every byte range in ``frames`` (path, chunk, start, end).
+
+    Records are numbered within their range here; :func:`run` adds the records of the earlier ranges.
+    """
     for frame in frames:
-        for path in frame["path"]:
-            for valid, rejected in _file_batches(path):
+        for path, chunk, start, end in frame[["path", "chunk", "start", "end"]].itertuples(index=False):
+            for valid, rejected in _range_batches(path, int(start), int(end)):
                 # Valid and rejected rows go in separate frames: a column never mixes numbers and nulls.
                 if valid:
-                    yield _valid_frame(path, valid)
+                    yield _valid_frame(path, valid).assign(chunk=chunk)
                 if rejected:
-                    yield _rejected_frame(path, rejected)
+                    yield _rejected_frame(path, rejected).assign(chunk=chunk)
 
 
-def _file_batches(path: str) -> Iterator[tuple[list[Record], list[tuple]]]:
+def _range_batches(path: str, start: int, end: int) -> Iterator[tuple[list[Record], list[tuple]]]:
     valid: list[Record] = []
     rejected: list[tuple] = []
+    whole = start == 0 and end == os.path.getsize(path)
     try:
-        for output in read_records(path):
-            if isinstance(output, Record):
-                valid.append(output)
-            else:
-                rejected.append((output.number, output.id, output.reason, output.message))
-            if len(valid) >= BATCH_RECORDS:
-                yield valid, rejected
-                valid, rejected = [], []
+        with (open(path, "rb") if whole else io.BufferedReader(_ByteRange(path, start, end))) as stream:
+            for output in read_records(stream):
+                if isinstance(output, Record):
+                    valid.append(output)
+                else:
+                    rejected.append((output.number, output.id, output.reason, output.message))
+                if len(valid) >= BATCH_RECORDS:
+                    yield valid, rejected
+                    valid, rejected = [], []
     except FastaFormatError as error:  # the file as a whole: one quarantine row, the other files go on
         rejected.append((WHOLE_FILE, None, error.code, str(error)))
     yield valid, rejected
@@ -104,7 +169,7 @@ def _rejected_frame(path: str, rejected: list[tuple]):
     frame.insert(1, "source", path)
     for name in feature_names():
         frame[name] = None
-    return frame[[field.name for field in output_schema().fields]]
+    return frame[[field.name for field in output_schema().fields if field.name != "chunk"]]
 
 
 def spark_session(master: str | None = "local[*]"):
@@ -120,7 +185,7 @@ def spark_session(master: str | None = "local[*]"):
     return builder.getOrCreate()
 
 
-def run(inputs: Sequence[str], output: str, logical_date: str, spark=None) -> dict:
+def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split_bytes: int = SPLIT_BYTES) -> dict:
     """Featurise ``inputs`` into ``OUTPUT/date=LOGICAL_DATE/``, replacing that partition whole.
 
     Returns
@@ -140,8 +205,11 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None) -> di
     output = output.removeprefix("file://")  # the local lake; abfss:// comes with the azure profile
     spark = spark or spark_session()
     paths = [str(Path(p).resolve()) for p in inputs]
-    files = spark.createDataFrame([(p,) for p in paths], "path string").repartition(max(len(paths), 1))
-    rows = files.mapInPandas(featurise_paths, schema=output_schema()).cache()
+    ranges = [(path, chunk, start, end) for path in paths
+              for chunk, (start, end) in enumerate(plan_ranges(path, split_bytes))]
+    tasks = spark.createDataFrame(ranges, "path string, chunk long, start long, end long")
+    mapped = tasks.repartition(max(len(ranges), 1)).mapInPandas(featurise_ranges, schema=output_schema())
+    rows = _reject_later_duplicates(_number_across_ranges(mapped)).cache()
     try:
         summary = _summary(rows, paths, logical_date)
         staging = Path(output) / f"_staging-{uuid.uuid4().hex}"
@@ -156,6 +224,38 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None) -> di
     (staging / "_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     _swap_in(staging, target)
     return summary
+
+
+def _number_across_ranges(rows):
+    """File-wide record numbers: a range's own numbers plus the records of the file's earlier ranges."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    counts = rows.groupBy("source", "chunk").agg(F.max("record_number").alias("in_chunk"))
+    earlier = Window.partitionBy("source").orderBy("chunk").rowsBetween(Window.unboundedPreceding, -1)
+    offsets = counts.select("source", "chunk", F.coalesce(F.sum("in_chunk").over(earlier), F.lit(0)).alias("offset"))
+    numbered = rows.join(offsets, ["source", "chunk"]).withColumn(
+        "record_number", F.when(F.col("record_number") == WHOLE_FILE, WHOLE_FILE)
+        .otherwise(F.col("record_number") + F.col("offset")))
+    return numbered.drop("offset")
+
+
+def _reject_later_duplicates(rows):
+    """The reader keeps the first valid record of an ID within its range; across ranges, the same rule."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ranked = rows.withColumn("first_number", F.when(F.col("kind") == "valid", F.min("record_number").over(
+        Window.partitionBy("source", "id", "kind"))))
+    later = (F.col("kind") == "valid") & (F.col("record_number") > F.col("first_number"))
+    message = F.format_string("record %d '%s': duplicate ID: record %d has it", F.col("record_number"),
+                              F.col("id"), F.col("first_number"))
+    feature_nulls = {name: F.when(later, F.lit(None)).otherwise(F.col(name)) for name in feature_names()}
+    return (ranked.withColumns(feature_nulls)
+            .withColumn("reason", F.when(later, F.lit("duplicate_id")).otherwise(F.col("reason")))
+            .withColumn("message", F.when(later, message).otherwise(F.col("message")))
+            .withColumn("kind", F.when(later, F.lit("rejected")).otherwise(F.col("kind")))
+            .drop("first_number"))
 
 
 def _summary(rows, paths: list[str], logical_date: str) -> dict:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +103,35 @@ def test_cli_features_engine_spark(shared, real_subset, tmp_path):
     assert pq.read_schema(out / "date=2026-01-04" / next(
         p.name for p in (out / "date=2026-01-04").glob("part-*.parquet"))).names == pq.read_schema(
         tmp_path / "local" / "date=2026-01-04" / "part-00000.parquet").names
+
+
+def test_a_large_plain_file_is_cut_at_record_starts(spark, real_subset, tmp_path):
+    """Many ranges, one task each: same features, same rejections and record numbers as one reader."""
+    from coding_potential.fasta import Rejection, read_records
+    from spark_jobs.features_job import plan_ranges, run
+
+    text = real_subset.read_text()
+    records = text.split("\n>")
+    # A duplicate ID far from its first use (another range), and an invalid record in between.
+    first_id = records[0].lstrip(">").split()[0]
+    path = tmp_path / "big.fa"
+    path.write_text(text + ">bad_one\nACGT-ACGT\n" + f">{first_id} again\nACGTACGTAAA\n")
+    ranges = plan_ranges(str(path), 20_000)
+    data = path.read_bytes()
+    assert len(ranges) > 10 and ranges[0][0] == 0 and ranges[-1][1] == len(data)
+    assert all(end == next_start for (_, end), (next_start, _) in pairwise(ranges))
+    assert all(data[start:start + 1] == b">" and data[start - 1:start] == b"\n" for start, _ in ranges[1:])
+
+    summary = run([str(path)], str(tmp_path / "lake"), "2026-01-05", spark, split_bytes=20_000)
+    partition = tmp_path / "lake" / "date=2026-01-05"
+    local_table, _ = featurise_file(path)
+    local = local_table.to_pandas().set_index("id").sort_index()
+    spark_table = pq.read_table(partition).to_pandas().set_index("id").sort_index()
+    assert spark_table.index.tolist() == local.index.tolist()
+    for column in local.columns:
+        assert np.array_equal(spark_table[column].to_numpy(), local[column].to_numpy()), column
+    expected = sorted((r.number, r.id, r.reason) for r in read_records(path) if isinstance(r, Rejection))
+    quarantine = pq.read_table(partition / "_quarantine").to_pandas()
+    assert sorted(zip(quarantine["record_number"], quarantine["id"], quarantine["reason"], strict=True)) == expected
+    assert [reason for _, _, reason in expected] == ["invalid_character", "duplicate_id"]
+    assert (summary["records"], summary["valid"], summary["quarantined"]) == (402, 400, 2)
