@@ -208,8 +208,9 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
     ranges = [(path, chunk, start, end) for path in paths
               for chunk, (start, end) in enumerate(plan_ranges(path, split_bytes))]
     tasks = spark.createDataFrame(ranges, "path string, chunk long, start long, end long")
-    mapped = tasks.repartition(max(len(ranges), 1)).mapInPandas(featurise_ranges, schema=output_schema())
-    rows = _reject_later_duplicates(_number_across_ranges(mapped)).cache()
+    # Cached: the features are computed once, whatever reads them after (numbering, summary, writes).
+    mapped = tasks.repartition(max(len(ranges), 1)).mapInPandas(featurise_ranges, schema=output_schema()).cache()
+    rows = _reject_later_duplicates(_number_across_ranges(mapped))
     try:
         summary = _summary(rows, paths, logical_date)
         staging = Path(output) / f"_staging-{uuid.uuid4().hex}"
@@ -218,7 +219,7 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
         (rows.filter(F.col("kind") == "rejected").select(*QUARANTINE_COLUMNS)
          .write.mode("overwrite").parquet(str(staging / "_quarantine")))
     finally:
-        rows.unpersist()
+        mapped.unpersist()
     target = Path(output) / f"date={logical_date}"
     summary["partition"] = str(target)
     (staging / "_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
@@ -227,31 +228,40 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
 
 
 def _number_across_ranges(rows):
-    """File-wide record numbers: a range's own numbers plus the records of the file's earlier ranges."""
+    """File-wide record numbers: a range's own numbers plus the records of the file's earlier ranges.
+
+    Only the small table of per-range counts moves (broadcast); the feature rows stay where they are.
+    """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     counts = rows.groupBy("source", "chunk").agg(F.max("record_number").alias("in_chunk"))
     earlier = Window.partitionBy("source").orderBy("chunk").rowsBetween(Window.unboundedPreceding, -1)
     offsets = counts.select("source", "chunk", F.coalesce(F.sum("in_chunk").over(earlier), F.lit(0)).alias("offset"))
-    numbered = rows.join(offsets, ["source", "chunk"]).withColumn(
+    numbered = rows.join(F.broadcast(offsets), ["source", "chunk"]).withColumn(
         "record_number", F.when(F.col("record_number") == WHOLE_FILE, WHOLE_FILE)
         .otherwise(F.col("record_number") + F.col("offset")))
     return numbered.drop("offset")
 
 
 def _reject_later_duplicates(rows):
-    """The reader keeps the first valid record of an ID within its range; across ranges, the same rule."""
-    from pyspark.sql import Window
+    """The reader keeps the first valid record of an ID within its range; across ranges, the same rule.
+
+    The IDs kept more than once are found on a narrow projection (source, id, number), then joined back
+    by broadcast: the wide feature rows are never shuffled.
+    """
     from pyspark.sql import functions as F
 
-    ranked = rows.withColumn("first_number", F.when(F.col("kind") == "valid", F.min("record_number").over(
-        Window.partitionBy("source", "id", "kind"))))
-    later = (F.col("kind") == "valid") & (F.col("record_number") > F.col("first_number"))
+    repeated = (rows.filter(F.col("kind") == "valid").groupBy("source", "id")
+                .agg(F.min("record_number").alias("first_number"), F.count("*").alias("kept"))
+                .filter(F.col("kept") > 1).drop("kept"))
+    marked = rows.join(F.broadcast(repeated), ["source", "id"], "left")
+    later = (F.col("kind") == "valid") & F.col("first_number").isNotNull() & (
+        F.col("record_number") > F.col("first_number"))
     message = F.format_string("record %d '%s': duplicate ID: record %d has it", F.col("record_number"),
                               F.col("id"), F.col("first_number"))
     feature_nulls = {name: F.when(later, F.lit(None)).otherwise(F.col(name)) for name in feature_names()}
-    return (ranked.withColumns(feature_nulls)
+    return (marked.withColumns(feature_nulls)
             .withColumn("reason", F.when(later, F.lit("duplicate_id")).otherwise(F.col("reason")))
             .withColumn("message", F.when(later, message).otherwise(F.col("message")))
             .withColumn("kind", F.when(later, F.lit("rejected")).otherwise(F.col("kind")))
