@@ -4,6 +4,7 @@ rerun of a date replaces its partition."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -27,6 +28,8 @@ def spark():
     session = spark_session("local[2]")
     yield session
     session.stop()
+    # py4j logs "Closing down clientserver connection" at interpreter exit, after pytest closed its streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="module")
