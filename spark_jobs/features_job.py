@@ -205,6 +205,7 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
     output = output.removeprefix("file://")  # the local lake; abfss:// comes with the azure profile
     spark = spark or spark_session()
     paths = [str(Path(p).resolve()) for p in inputs]
+    _remove_leftovers(Path(output), logical_date)
     ranges = [(path, chunk, start, end) for path in paths
               for chunk, (start, end) in enumerate(plan_ranges(path, split_bytes))]
     tasks = spark.createDataFrame(ranges, "path string, chunk long, start long, end long")
@@ -213,7 +214,7 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
     rows = _reject_later_duplicates(_number_across_ranges(mapped))
     try:
         summary = _summary(rows, paths, logical_date)
-        staging = Path(output) / f"_staging-{uuid.uuid4().hex}"
+        staging = Path(output) / f"_staging-date={logical_date}-{uuid.uuid4().hex}"
         (rows.filter(F.col("kind") == "valid").select("id", *feature_names())
          .write.mode("overwrite").parquet(str(staging)))
         (rows.filter(F.col("kind") == "rejected").select(*QUARANTINE_COLUMNS)
@@ -294,9 +295,16 @@ def _summary(rows, paths: list[str], logical_date: str) -> dict:
             "file_errors": sum(1 for f in files if f["file_error"])}
 
 
+def _remove_leftovers(output: Path, logical_date: str) -> None:
+    """Staging or replaced folders of this date left by a run that was killed (never another date's)."""
+    for pattern in (f"_staging-date={logical_date}-*", f"_replaced-date={logical_date}-*"):
+        for leftover in output.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def _swap_in(staging: Path, target: Path) -> None:
     """Replace ``target`` by ``staging`` with renames only: readers see the old or the new partition."""
-    old = target.with_name(f"_replaced-{uuid.uuid4().hex}")
+    old = target.with_name(f"_replaced-{target.name}-{uuid.uuid4().hex}")
     if target.exists():
         target.rename(old)
     staging.rename(target)

@@ -138,3 +138,35 @@ def test_a_large_plain_file_is_cut_at_record_starts(spark, real_subset, tmp_path
     assert sorted(zip(quarantine["record_number"], quarantine["id"], quarantine["reason"], strict=True)) == expected
     assert [reason for _, _, reason in expected] == ["invalid_character", "duplicate_id"]
     assert (summary["records"], summary["valid"], summary["quarantined"]) == (402, 400, 2)
+
+
+def test_a_run_killed_midway_then_rerun_leaves_exactly_the_right_partition(shared, tmp_path):
+    """Kill the job while it writes: the date keeps its previous partition; the rerun replaces it exactly."""
+    import signal
+    import time
+
+    from tests.conftest import read_plain_fasta
+
+    lake, day = tmp_path / "lake", "2026-01-06"
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    job = [sys.executable, "-m", "spark_jobs.features_job", "--output", str(lake), "--date", day, "--master",
+           "local[2]"]
+    small = shared / "cases" / "fasta" / "inputs" / "c06_duplicate_ids.fa"
+    subprocess.run([*job, "--input", str(small)], env=env, check=True, capture_output=True, timeout=600)
+    big = tmp_path / "big.fa"
+    records = read_plain_fasta(shared / "data" / "human" / "train_noncoding.fa.gz")[:20_000]
+    big.write_text("".join(f">{h}\n{s}\n" for h, s in records))
+    expected_ids = sorted({h.split()[0] for h, _ in records})
+    with subprocess.Popen([*job, "--input", str(big)], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True) as process:
+        deadline = time.monotonic() + 300
+        while not list(lake.glob(f"_staging-date={day}-*")) and time.monotonic() < deadline:
+            assert process.poll() is None, "the job ended before it could be killed while writing"
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)  # the driver and its JVM, mid-write
+        process.wait(timeout=60)
+    assert list(lake.glob(f"_staging-date={day}-*")), "killed while writing: staging was left behind"
+    assert sorted(pq.read_table(lake / f"date={day}").column("id").to_pylist()) == ["tx1", "tx2", "tx3"]
+    subprocess.run([*job, "--input", str(big)], env=env, check=True, capture_output=True, timeout=600)
+    assert sorted(pq.read_table(lake / f"date={day}").column("id").to_pylist()) == expected_ids
+    assert sorted(p.name for p in lake.iterdir()) == [f"date={day}"]  # leftovers of the killed run removed
