@@ -73,11 +73,16 @@ def _output_problem(output: str | None, inputs: list[str], what: str) -> str | N
         return f"{what} {output!r} is a folder; give a file path"
     if _is_special(output):
         return None
-    folder = Path(os.path.realpath(target)).parent
+    return _parent_problem(output, what)
+
+
+def _parent_problem(path: str, what: str) -> str | None:
+    """Why nothing can be created at ``path``: its folder is missing or not writable (links followed)."""
+    folder = Path(os.path.realpath(path)).parent
     if not folder.is_dir():
-        return f"{what} {output!r}: the folder {str(folder)!r} does not exist"
+        return f"{what} {path!r}: the folder {str(folder)!r} does not exist"
     if not os.access(folder, os.W_OK):
-        return f"{what} {output!r}: the folder {str(folder)!r} is not writable"
+        return f"{what} {path!r}: the folder {str(folder)!r} is not writable"
     return None
 
 
@@ -86,14 +91,11 @@ def _folder_problem(folder: str | None, what: str) -> str | None:
     if folder is None:
         return None
     target = Path(folder)
-    if target.exists() and not target.is_dir():
+    if not target.exists():
+        return _parent_problem(folder, what)
+    if not target.is_dir():
         return f"{what} {folder!r} exists and is not a folder"
-    parent = Path(os.path.realpath(target)).parent
-    if not target.exists() and not parent.is_dir():
-        return f"{what} {folder!r}: the folder {str(parent)!r} does not exist"
-    if not os.access(target if target.exists() else parent, os.W_OK):
-        return f"{what} {folder!r} is not writable"
-    return None
+    return None if os.access(target, os.W_OK) else f"{what} {folder!r} is not writable"
 
 
 def _write_failed(error: OSError, fallback: str) -> int:

@@ -436,8 +436,7 @@ def _check(record: RawRecord) -> Record | Rejection:
         return _reject(record, codes.EMPTY_SEQUENCE, "empty sequence (the header is followed by none)")
     letters = sequence.encode("utf-8")
     if not letters.translate(None, b"ACGT"):  # upper-case DNA, most input: already normal
-        short = (codes.SHORT_SEQUENCE,) if len(letters) < codes.SHORT_SEQUENCE_NT else ()
-        return Record(record.number, record.id, record.description, sequence, short)
+        return Record(record.number, record.id, record.description, sequence, _length_warnings(len(letters)))
     upper = letters.translate(_UPPER)
     # Usually short: the later checks read only these letters, not the whole sequence.
     other = upper.translate(None, b"ACGT")
@@ -451,6 +450,10 @@ def _check(record: RawRecord) -> Record | Rejection:
     return _normalise(record, upper, other)
 
 
+def _length_warnings(length: int) -> tuple[str, ...]:
+    return (codes.SHORT_SEQUENCE,) if length < codes.SHORT_SEQUENCE_NT else ()
+
+
 def _normalise(record: RawRecord, upper: bytes, other: bytes) -> Record:
     """A :class:`Record` from upper-case letters; ``other`` holds those that are not A/C/G/T."""
     warnings: list[str] = []
@@ -462,8 +465,7 @@ def _normalise(record: RawRecord, upper: bytes, other: bytes) -> Record:
     n_ambiguous = len(other) - n_u
     if n_ambiguous:
         warnings.append(codes.AMBIGUOUS_BASES)
-    if len(upper) < codes.SHORT_SEQUENCE_NT:
-        warnings.append(codes.SHORT_SEQUENCE)
+    warnings.extend(_length_warnings(len(upper)))
     sequence = upper.decode("ascii")
     return Record(record.number, record.id, record.description, sequence, tuple(warnings), n_ambiguous)
 

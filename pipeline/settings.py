@@ -10,7 +10,7 @@ from coding_potential import config
 
 # Training defaults, read by the training DAG's params, `coding-potential train` and the main job.
 #: Human (imbalanced 1:4.4) plus mouse: adding mouse raised the mouse-validation AUROC (0.9668 -> 0.9714)
-#: and left the human holdout unchanged (0.9880 / 0.9879); see the README's results.
+#: and left the human holdout unchanged (0.9880 / 0.9879), before orf_pi; see the README's results.
 TRAINING_DATASETS = (
     "human/train_coding.fa.gz", "human/train_noncoding.fa.gz",
     "mouse/train_coding.fa.gz", "mouse/train_noncoding.fa.gz",

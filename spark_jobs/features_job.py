@@ -1,8 +1,9 @@
 """Spark job: parse → validate → features of FASTA files, with the core's functions (no second copy).
 
-Each input file is read by one task with :func:`coding_potential.fasta.read_records` and featurised in
-batches by :func:`coding_potential.features.compute_features` inside ``mapInPandas``, so the driver never
-holds a file. The output for a logical date is one partition folder, swapped in whole::
+Each input file, or each ~32 MB range of a large plain file cut at record starts, is read by one task
+with :func:`coding_potential.fasta.read_records` and featurised in batches by
+:func:`coding_potential.features.compute_features` inside ``mapInPandas``, so the driver never holds a
+file. The output for a logical date is one partition folder, swapped in whole::
 
     OUTPUT/date=YYYY-MM-DD/part-*.parquet       features: ``id`` + the feature columns (the schema of
                                                 ``coding-potential features``)
@@ -26,6 +27,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date as Date
+from functools import cache
 from pathlib import Path
 
 from coding_potential.fasta import FastaFormatError, Record, read_records
@@ -33,9 +35,6 @@ from coding_potential.features import compute_features, feature_columns
 
 #: Records featurised per pandas batch inside a task (bounds a task's memory).
 BATCH_RECORDS = 20_000
-#: Integer feature columns (every other feature column is a double).
-INTEGER_COLUMNS = frozenset({"length", "n_ambiguous", "n_unambiguous", "orf_length", "orf_start", "orf_frame",
-                             "open_orf_length", "stopfree_length"})
 QUARANTINE_COLUMNS = ("source", "record_number", "id", "reason", "message")
 #: ``record_number`` of a quarantine row that stands for a whole unreadable file.
 WHOLE_FILE = 0
@@ -104,13 +103,18 @@ def feature_names() -> list[str]:
     return feature_columns(with_hexamer=False)
 
 
+@cache
 def output_schema():
-    """One row type for valid and rejected records (``kind`` tells them apart), split after the map."""
+    """One row type for valid and rejected records (``kind`` tells them apart), split after the map.
+
+    Feature column types are the core's own (``compute_features`` of nothing gives the dtypes).
+    """
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
+    dtypes = {name: values.dtype for name, values in compute_features([]).items()}
     fields = [StructField("kind", StringType(), False), StructField("source", StringType(), False),
               StructField("record_number", LongType(), False), StructField("id", StringType(), True)]
-    fields += [StructField(name, LongType() if name in INTEGER_COLUMNS else DoubleType(), True)
+    fields += [StructField(name, LongType() if dtypes[name].kind == "i" else DoubleType(), True)
                for name in feature_names()]
     fields += [StructField("reason", StringType(), True), StructField("message", StringType(), True),
                StructField("chunk", LongType(), False)]
