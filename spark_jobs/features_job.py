@@ -27,7 +27,6 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date as Date
-from functools import cache
 from pathlib import Path
 
 from coding_potential.fasta import FastaFormatError, Record, read_records
@@ -103,7 +102,6 @@ def feature_names() -> list[str]:
     return feature_columns(with_hexamer=False)
 
 
-@cache
 def output_schema():
     """One row type for valid and rejected records (``kind`` tells them apart), split after the map.
 
@@ -173,7 +171,7 @@ def _rejected_frame(path: str, rejected: list[tuple]):
     frame.insert(1, "source", path)
     for name in feature_names():
         frame[name] = None
-    return frame[[field.name for field in output_schema().fields if field.name != "chunk"]]
+    return frame[["kind", "source", "record_number", "id", *feature_names(), "reason", "message"]]
 
 
 def spark_session(master: str | None = "local[*]"):
