@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: env demo test lint clean-var
+.PHONY: env azurite demo test lint clean-var
 
 env: $(STAMP)
 
@@ -21,6 +21,15 @@ $(STAMP): requirements/platform.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Azurite (the Azure Storage emulator the ingestion tests run against), from its lock, into tools/azurite/.
+AZURITE_STAMP := tools/azurite/node_modules/.installed
+
+azurite: $(AZURITE_STAMP)
+
+$(AZURITE_STAMP): tools/azurite/package-lock.json tools/azurite/package.json
+	npm ci --prefix tools/azurite --no-audit --no-fund
+	touch $(AZURITE_STAMP)
+
 demo: env
 	$(BIN)/coding-potential fetch-data
 	$(BIN)/python -m pipeline.airflow_runner $(DEMO_ARGS)
@@ -28,7 +37,7 @@ demo: env
 lint: env
 	$(BIN)/ruff check .
 
-test: lint
+test: lint azurite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean-var:

@@ -23,29 +23,32 @@ from coding_potential_operators import step_operator  # noqa: E402
 DOC_MD = """
 ### Daily coding-potential scoring
 
-For the run's logical date (`ds`), picks up the FASTA files that landed in `<landing>/<ds>/`, validates
-them, computes features, predicts each transcript's coding probability with the registered **champion**
-model (or `model_uri`), and publishes the predictions as the partition for that date.
+For the run's logical date (`ds`), ingests the FASTA files that landed under the day's `YYYY-MM-DD/`
+prefix of the landing source (a folder, or an Azure Blob Storage container), validates them, computes
+features, and predicts each transcript's coding probability with the registered **champion** model (or
+`model_uri`). Every task reads and writes the lake's partitions for that date (`pipeline/lake.py`), each
+replaced whole, so a rerun or a backfill of a date replaces its partitions and never appends.
 
 Tasks, in order (each runs the `pipeline.steps` function named in brackets):
 
-1. `ingest` (`ingest_landing`): lists the day's landed files; **skips the rest of the run** when
-   nothing landed that day.
-2. `validate` (`validate_inputs`): reads and validates every record and counts rejections by reason.
-3. `features` (`build_features`): computes the feature table.
-4. `predict` (`predict`): scores every valid record with the model.
-5. `publish` (`publish`): writes the date's partition under `output_root`, replacing any earlier one,
-   so a rerun of a date is idempotent.
+1. `ingest` (`ingest_landing`): copies the day's FASTA into `raw/scoring/date=<ds>/` and records what it
+   copied (a rerun copies only new or changed files); **skips the rest of the run** when nothing landed.
+2. `validate` (`validate_inputs`): valid records to `validated/`, rejected ones with their reason to
+   `quarantine/`, with a summary that reconciles records = valid + rejected.
+3. `features` (`build_features`): the feature table, on local Spark (or in-process), into `features/`.
+4. `predict` (`predict`): scores every valid record into `predictions/scoring/date=<ds>/`, each row
+   naming the model and version that produced it.
 
-Params: `landing` (null: `<var>/landing`), `output_root` (null: `<var>/predictions`), `model_uri`
-(null: the registry's champion). Past dates are (re)scored with `airflow backfill create --dag-id
-coding_potential_scoring --from-date ... --to-date ...` (catchup is off); rerunning a date replaces its
-partition.
+Params: `landing` (null: `$CODING_POTENTIAL_LANDING` or the lake's `landing/`; `wasb://CONTAINER` reads
+Blob Storage through the `wasb_default` connection), `lake` (null: the profile's lake root),
+`model_uri` (null: the registry's champion), `features_engine` (null: `spark`). Past dates are
+(re)scored with `airflow backfill create --dag-id coding_potential_scoring --from-date ... --to-date ...`
+(catchup is off; see the README's backfill recipe).
 """
 
 with DAG(
     dag_id="coding_potential_scoring",
-    description="Score the day's landed transcripts with the champion model and publish the partition.",
+    description="Score the day's landed transcripts with the champion model into the lake's date partition.",
     doc_md=DOC_MD,
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
@@ -56,29 +59,27 @@ with DAG(
     params={
         "landing": Param(
             None,
-            description="Landing root holding one <ds>/ folder of FASTA files per day (null: <var>/landing).",
+            description="Where files land, one YYYY-MM-DD/ folder a day: a folder, file:// or wasb://CONTAINER "
+                        "(null: $CODING_POTENTIAL_LANDING or the lake's landing/).",
             type=["null", "string"],
         ),
-        "output_root": Param(
-            None,
-            description="Root of the published prediction partitions (null: <var>/predictions).",
-            type=["null", "string"],
-        ),
+        "lake": Param(None, description="Lake root URI (null: the profile's).", type=["null", "string"]),
         "model_uri": Param(
             None,
             description="MLflow model URI to score with (null: the registered champion).",
             type=["null", "string"],
         ),
+        "features_engine": Param(
+            None, description="'spark' or 'inprocess' (null: $CODING_POTENTIAL_FEATURES_ENGINE, else spark).",
+            type=["null", "string"], enum=[None, "spark", "inprocess"],
+        ),
     },
 ):
-    ingest = step_operator("ingest", "ingest_landing", {"date": "{{ ds }}", "landing": "{{ params.landing }}"})
-    validate = step_operator("validate", "validate_inputs", {"resolved": ingest.output})
-    features = step_operator("features", "build_features", {"validated": validate.output})
-    predict = step_operator("predict", "predict", {"featured": features.output, "model_uri": "{{ params.model_uri }}"})
-    publish = step_operator(
-        "publish",
-        "publish",
-        {"predicted": predict.output, "date": "{{ ds }}", "output_root": "{{ params.output_root }}"},
-    )
+    DAY = {"date": "{{ ds }}", "lake": "{{ params.lake }}"}
+    ingest = step_operator("ingest", "ingest_landing", {**DAY, "source": "{{ params.landing }}"})
+    validate = step_operator("validate", "validate_inputs", {**DAY, "dataset": "scoring"})
+    features = step_operator(
+        "features", "build_features", {**DAY, "dataset": "scoring", "engine": "{{ params.features_engine }}"})
+    predict = step_operator("predict", "predict", {**DAY, "model_uri": "{{ params.model_uri }}"})
 
-    ingest >> validate >> features >> predict >> publish
+    ingest >> validate >> features >> predict

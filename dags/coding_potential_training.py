@@ -30,19 +30,21 @@ the current champion by at least `promotion_margin`.
 
 Tasks, in order (each runs the `pipeline.steps` function named in brackets):
 
-1. `resolve_inputs` (`resolve_training_inputs`): turns `datasets` (manifest names or globs such as
-   `human/train_*`) into labelled FASTA files, optionally sampled (`sample_per_file`, `seed`).
-2. `validate` (`validate_inputs`): reads and validates every record and counts rejections by reason;
-   skips the rest of the run when nothing is valid.
-3. `features` (`build_features`): computes the feature table.
+1. `resolve_inputs` (`resolve_training_inputs`): copies the labelled FASTA files named by `datasets`
+   (manifest names or globs such as `human/train_*`), optionally sampled (`sample_per_file`, `seed`),
+   into the lake's `raw/training/date=<ds>/`.
+2. `validate` (`validate_inputs`): valid records to `validated/training/date=<ds>/` (by species),
+   rejected ones with their reason to `quarantine/`; skips the rest of the run when nothing is valid.
+3. `features` (`build_features`): the feature table, on local Spark (or in-process), into `features/`.
 4. `train` (`train_candidate`): trains the `model_families` on a sequence-disjoint split; the best is
    the candidate.
 5. `evaluate` (`evaluate_candidate`): scores the candidate on held-out data.
 6. `register` (`register_candidate`): registers the candidate as a new model version; its log says
    whether it was promoted to champion and why.
 
-Every task writes only under the run's folder `<var>/runs/coding_potential_training/<run_id>/`, atomically,
-so a retry or a rerun is safe. Trigger with a conf, e.g. `{"sample_per_file": 150}` for a quick run.
+The first three tasks replace the lake's partitions of the run's logical date; the others write under the
+run's folder `<var>/runs/coding_potential_training/<run_id>/`, atomically, so a retry or a rerun is safe.
+Trigger with a conf, e.g. `{"sample_per_file": 150}` for a quick run.
 """
 
 # The run's parameters, as one JSON dict for the training, evaluation and registration steps.
@@ -85,6 +87,11 @@ with DAG(
             type="number",
             minimum=0,
         ),
+        "lake": Param(None, description="Lake root URI (null: the profile's).", type=["null", "string"]),
+        "features_engine": Param(
+            None, description="'spark' or 'inprocess' (null: $CODING_POTENTIAL_FEATURES_ENGINE, else spark).",
+            type=["null", "string"], enum=[None, "spark", "inprocess"],
+        ),
         "model_families": Param(
             list(settings.MODEL_FAMILIES),
             description="Model families to train; the best on validation becomes the candidate.",
@@ -95,18 +102,17 @@ with DAG(
         ),
     },
 ):
+    DAY = {"date": "{{ ds }}", "lake": "{{ params.lake }}"}
     resolve_inputs = step_operator(
         "resolve_inputs",
         "resolve_training_inputs",
-        {
-            "datasets": "{{ params.datasets }}",
-            "sample_per_file": "{{ params.sample_per_file }}",
-            "seed": "{{ params.seed }}",
-        },
+        {**DAY, "datasets": "{{ params.datasets }}", "sample_per_file": "{{ params.sample_per_file }}",
+         "seed": "{{ params.seed }}"},
     )
-    validate = step_operator("validate", "validate_inputs", {"resolved": resolve_inputs.output})
-    features = step_operator("features", "build_features", {"validated": validate.output})
-    train = step_operator("train", "train_candidate", {"featured": features.output, "params": RUN_PARAMS})
+    validate = step_operator("validate", "validate_inputs", {**DAY, "dataset": "training"})
+    features = step_operator(
+        "features", "build_features", {**DAY, "dataset": "training", "engine": "{{ params.features_engine }}"})
+    train = step_operator("train", "train_candidate", {**DAY, "params": RUN_PARAMS})
     evaluate = step_operator("evaluate", "evaluate_candidate", {"trained": train.output, "params": RUN_PARAMS})
     register = step_operator(
         "register",

@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 from coding_potential import config
 
-from . import settings
+from . import lake, settings
 
 #: The repository's root (DAGs, plugins and the ``pipeline`` package live here).
 REPO_ROOT = config.REPO_ROOT
@@ -470,7 +470,8 @@ def stage_landing(
     sources : Sequence[str | Path] | None
         Files to stage; ``None`` stages :data:`SCORING_INPUTS` from ``shared/data``.
     landing_root : str | Path | None
-        The landing root; ``None`` uses ``pipeline.settings.landing_root()`` (``<var>/landing``).
+        The landing root, a folder or ``file://`` URI; ``None`` uses ``pipeline.settings.landing_root()``
+        (the lake's ``landing/`` zone).
 
     Returns
     -------
@@ -483,7 +484,7 @@ def stage_landing(
         sources = [data / name for name in SCORING_INPUTS]
     if landing_root is None:
         landing_root = settings.landing_root()
-    target_dir = Path(landing_root) / day
+    target_dir = lake.local_path(lake.as_uri(landing_root)) / day
     target_dir.mkdir(parents=True, exist_ok=True)
     staged = []
     for source in map(Path, sources):
@@ -660,12 +661,10 @@ def _print_summary(console: Any, runs: Sequence[DagTestResult], var: Path, day: 
                 "registered model version",
                 f"{register.get('version')} ({verdict}: {register.get('reason', 'no reason given')})",
             )
-        publish = result.results.get("publish")
-        if publish is not None:
-            table.add_row("predictions partition", f"{publish.get('partition')} ({publish.get('rows')} rows)")
         predict = result.results.get("predict")
-        if predict is not None and predict.get("model"):
-            table.add_row("scored with model", str(predict["model"]))
+        if predict is not None and predict.get("predictions"):
+            table.add_row("predictions partition", f"{predict['predictions']} ({predict.get('rows')} rows)")
+            table.add_row("scored with model", f"{predict.get('model')} (version {predict.get('model_version')})")
         if result.run_dir:
             table.add_row(f"run folder ({_short(result.dag_id)})", result.run_dir)
         if result.log_path:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -61,3 +63,29 @@ def write_rejected(rejections: Iterable[Rejection], target: str | os.PathLike[st
             fields = (str(rejection.number), rejection.id, rejection.reason, rejection.message)
             handle.write("\t".join(" ".join(field.split("\t")).replace("\n", " ") for field in fields) + "\n")
     return Path(target)
+
+
+@contextmanager
+def replaced_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``target``; when the block succeeds it replaces ``target``.
+
+    Renames only, so a reader sees the old folder or the new one, never a mix; a failed block leaves
+    ``target`` as it was. Leftovers of an earlier run of the same target that was killed midway
+    (``_staging-NAME-*``, ``_replaced-NAME-*``) are removed first, never another target's.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for pattern in (f"_staging-{target.name}-*", f"_replaced-{target.name}-*"):
+        for leftover in target.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+    staging = target.with_name(f"_staging-{target.name}-{uuid.uuid4().hex}")
+    staging.mkdir()
+    try:
+        yield staging
+        old = target.with_name(f"_replaced-{target.name}-{uuid.uuid4().hex}")
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from coding_potential import config
 
@@ -22,13 +21,14 @@ MODEL_FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
 #: A candidate must beat the champion's AUROC on its validation split by more than this to be promoted.
 PROMOTION_MARGIN = 0.002
 
-#: ``local`` runs every step on this machine; ``azure`` (a later issue) swaps the operators.
-PROFILES = ("local",)
+#: ``local`` runs every step on this machine; ``azure`` runs validation, features and prediction on
+#: Databricks and keeps the lake in ADLS Gen2 (see ``plugins/coding_potential_operators/profiles.py``).
+PROFILES = ("local", "azure")
 
 
 def profile() -> str:
     """The execution profile: ``$CODING_POTENTIAL_PROFILE`` (default ``local``)."""
-    name = os.environ.get("CODING_POTENTIAL_PROFILE", "local")
+    name = (os.environ.get("CODING_POTENTIAL_PROFILE") or "local").strip().lower()
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; available: {', '.join(PROFILES)}")
     return name
@@ -40,11 +40,22 @@ def run_dir_for(dag_id: str, run_id: str) -> str:
     return str(config.var_dir() / "runs" / dag_id / safe)
 
 
-def landing_root() -> Path:
-    """Where the day's new FASTA lands, one ``YYYY-MM-DD/`` folder a day."""
-    return Path(os.environ.get("CODING_POTENTIAL_LANDING", config.var_dir() / "landing"))
+def landing_root() -> str:
+    """Where the day's new FASTA lands, one ``YYYY-MM-DD/`` folder a day: ``$CODING_POTENTIAL_LANDING``
+    (a folder, a ``file://`` URI, or ``wasb://CONTAINER[/PREFIX]`` for Azure Blob Storage) or the lake's
+    landing zone."""
+    from . import lake
+
+    return os.environ.get("CODING_POTENTIAL_LANDING") or lake.landing()
 
 
-def predictions_root() -> Path:
-    """Where scoring publishes, one ``date=YYYY-MM-DD/`` partition a day."""
-    return Path(os.environ.get("CODING_POTENTIAL_PREDICTIONS", config.var_dir() / "predictions"))
+#: ``spark`` (local Spark here, the cluster's on Databricks) or ``inprocess`` (small inputs, tests).
+FEATURE_ENGINES = ("spark", "inprocess")
+
+
+def features_engine() -> str:
+    """The engine of the features step: ``$CODING_POTENTIAL_FEATURES_ENGINE`` (default ``spark``)."""
+    name = (os.environ.get("CODING_POTENTIAL_FEATURES_ENGINE") or "spark").strip().lower()
+    if name not in FEATURE_ENGINES:
+        raise ValueError(f"unknown features engine {name!r}; available: {', '.join(FEATURE_ENGINES)}")
+    return name

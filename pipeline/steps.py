@@ -10,7 +10,6 @@ import json
 import logging
 import random
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,19 @@ import pyarrow.parquet as pq
 
 from coding_potential import datasets as manifest
 from coding_potential.fasta import read_fasta, read_records
-from coding_potential.features import compute_features
 
+from . import lake as lake_layout
 from . import settings
-from .files import atomic_path
-from .tables import features_table, records_table, split_outputs, write_parquet, write_rejected
+from .files import atomic_path, replaced_folder
+from .tables import (
+    VALIDATED_ROW_GROUP,
+    read_partition,
+    records_table,
+    rejected_table,
+    split_outputs,
+    write_parquet,
+    write_partitioned,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +39,12 @@ FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".txt", ".gz")
 
 
 # --------------------------------------------------------------------------------------------- inputs
-def resolve_training_inputs(run_dir: str, datasets: list[str], sample_per_file: int | None = None,
-                            seed: int = 0) -> dict:
-    """Fetch (verified) the labelled datasets named in the manifest; optionally sample each file.
+def resolve_training_inputs(date: str, datasets: list[str], sample_per_file: int | None = None,
+                            seed: int = 0, lake: str | None = None, run_dir: str | None = None) -> dict:
+    """Copy the labelled datasets named in the manifest (fetched, verified) into the raw zone.
+
+    The raw partition ``raw/training/date=DATE`` is replaced whole and lists its files, with their
+    label and species, in ``_inputs.json``.
 
     Parameters
     ----------
@@ -45,63 +55,93 @@ def resolve_training_inputs(run_dir: str, datasets: list[str], sample_per_file: 
     """
     chosen = manifest.select(datasets)
     paths = manifest.fetch(chosen)
+    raw = lake_layout.partition("raw", "training", date, lake)
+    target = lake_layout.local_path(raw)
     inputs = []
-    for dataset, path in zip(chosen, paths, strict=True):
-        if sample_per_file:
-            path = _sample_fasta(path, Path(run_dir) / "inputs" / dataset.name.replace(".gz", ""),
-                                 sample_per_file, seed)
-        inputs.append({"path": str(path), "name": dataset.name, "label": dataset.label,
-                       "species": dataset.species})
-    return {"inputs": inputs, "skip": False}
+    with replaced_folder(target) as staging:
+        for dataset, path in zip(chosen, paths, strict=True):
+            name = _safe(dataset.name)
+            if sample_per_file:
+                _sample_fasta(path, staging / name.removesuffix(".gz"), sample_per_file, seed)
+                name = name.removesuffix(".gz")
+            else:
+                shutil.copyfile(path, staging / name)
+            inputs.append({"name": dataset.name, "path": str(target / name), "label": dataset.label,
+                           "species": dataset.species})
+        _write_json(staging / lake_layout.INPUTS_FILE, {"date": date, "source": "manifest", "inputs": inputs})
+    return {"raw": raw, "inputs": inputs, "skip": False}
 
 
 def _sample_fasta(source: Path, target: Path, n: int, seed: int) -> Path:
     raw = list(read_fasta(source))
     keep = sorted(random.Random(seed).sample(range(len(raw)), min(n, len(raw))))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, suffix=".tmp") as handle:
+    with atomic_path(target) as tmp, tmp.open("w") as handle:
         for i in keep:
             handle.write(f">{raw[i].header}\n{raw[i].sequence}\n")
-    Path(handle.name).replace(target)
     return target
 
 
-def ingest_landing(run_dir: str, date: str, landing: str | None = None) -> dict:
-    """The FASTA files that landed for ``date`` (``LANDING/YYYY-MM-DD/``); ``skip`` when there are none."""
-    folder = Path(landing or settings.landing_root()) / date
-    files = sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith(".")
-                   and p.name.lower().endswith(FASTA_SUFFIXES)) if folder.is_dir() else []
-    if not files:
-        log.warning("no FASTA landed under %s: nothing to score for %s", folder, date)
-    inputs = [{"path": str(p), "name": p.name, "label": None, "species": None} for p in files]
-    return {"inputs": inputs, "skip": not files, "date": date}
+def ingest_landing(date: str, source: str | None = None, lake: str | None = None,
+                   conn_id: str = "wasb_default", run_dir: str | None = None) -> dict:
+    """Copy the day's landed FASTA (a landing folder, or ``wasb://CONTAINER`` through the Airflow Azure
+    provider) into ``raw/scoring/date=DATE``; ``skip`` when nothing landed that day."""
+    from .ingest import ingest
+
+    raw = lake_layout.partition("raw", "scoring", date, lake)
+    return ingest(date, raw, source or settings.landing_root(), conn_id=conn_id)
+
+
+def _write_json(path: Path, content: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
 # ----------------------------------------------------------------------------------------- validate
-def validate_inputs(run_dir: str, resolved: dict) -> dict:
-    """Validate every input file: valid records to one Parquet table, rejections to a TSV per file.
+def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: str | None = None) -> dict:
+    """Validate every file of the raw partition into the validated and quarantine partitions.
 
+    Valid records (with their sequence, label and species) go to ``validated/DATASET/date=DATE``, one
+    Parquet file per input (under ``species=NAME/`` when every input says its species); rejected records
+    go to ``quarantine/DATASET/date=DATE/rejected.parquet`` with the reason, beside ``_summary.json``,
+    which reconciles records = valid + rejected per file. Both partitions are replaced whole.
     A file that is not FASTA at all fails the step (a gate), naming the file and the reason.
     """
-    out = Path(run_dir) / "validated"
-    tables, totals = [], {"records": 0, "valid": 0, "rejected": 0, "reasons": {}, "warnings": {}}
-    for item in resolved["inputs"]:
-        records, rejections = split_outputs(read_records(item["path"]))
-        tables.append(records_table(records, source=item["name"], label=item["label"],
-                                    species=item["species"]))
-        write_rejected(rejections, out / "rejected" / f"{_safe(item['name'])}.tsv")
-        totals["records"] += len(records) + len(rejections)
-        totals["valid"] += len(records)
-        totals["rejected"] += len(rejections)
-        for rejection in rejections:
-            totals["reasons"][rejection.reason] = totals["reasons"].get(rejection.reason, 0) + 1
-        for record in records:
-            for warning in record.warnings:
-                totals["warnings"][warning] = totals["warnings"].get(warning, 0) + 1
-        log.info("%s: %d valid, %d rejected", item["name"], len(records), len(rejections))
-    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({})
-    path = write_parquet(table, out / "records.parquet")
-    return {"validated": str(path), **totals, "skip": totals["valid"] == 0}
+    raw = lake_layout.partition("raw", dataset, date, lake)
+    inputs = json.loads((lake_layout.local_path(raw) / lake_layout.INPUTS_FILE).read_text())["inputs"]
+    validated = lake_layout.partition("validated", dataset, date, lake)
+    quarantine = lake_layout.partition("quarantine", dataset, date, lake)
+    by_species = bool(inputs) and all(item.get("species") for item in inputs)
+    totals: dict[str, Any] = {"records": 0, "valid": 0, "rejected": 0, "reasons": {}, "warnings": {}, "files": []}
+    rejected_tables = [rejected_table([], "")]
+    with (replaced_folder(lake_layout.local_path(validated)) as valid_dir,
+          replaced_folder(lake_layout.local_path(quarantine)) as quarantine_dir):
+        for index, item in enumerate(inputs):
+            records, rejections = split_outputs(read_records(item["path"]))
+            table = records_table(records, source=item["name"], label=item["label"], species=item["species"])
+            folder = valid_dir / f"species={item['species']}" if by_species else valid_dir
+            write_parquet(table.drop_columns(["species"]) if by_species else table,
+                          folder / f"part-{index:05d}.parquet", row_group_size=VALIDATED_ROW_GROUP)
+            rejected_tables.append(rejected_table(rejections, item["name"]))
+            _count(totals, item["name"], records, rejections)
+        if not inputs:  # readers of an empty partition still need its schema
+            write_parquet(records_table([], source="", label=None, species=None), valid_dir / "part-00000.parquet")
+        write_parquet(pa.concat_tables(rejected_tables), quarantine_dir / "rejected.parquet")
+        _write_json(quarantine_dir / lake_layout.SUMMARY_FILE, {"date": date, "dataset": dataset, **totals})
+    return {"validated": validated, "quarantine": quarantine, **totals, "skip": totals["valid"] == 0}
+
+
+def _count(totals: dict[str, Any], name: str, records: list, rejections: list) -> None:
+    totals["records"] += len(records) + len(rejections)
+    totals["valid"] += len(records)
+    totals["rejected"] += len(rejections)
+    for rejection in rejections:
+        totals["reasons"][rejection.reason] = totals["reasons"].get(rejection.reason, 0) + 1
+    for record in records:
+        for warning in record.warnings:
+            totals["warnings"][warning] = totals["warnings"].get(warning, 0) + 1
+    totals["files"].append({"name": name, "records": len(records) + len(rejections), "valid": len(records),
+                            "rejected": len(rejections)})
+    log.info("%s: %d valid, %d rejected", name, len(records), len(rejections))
 
 
 def _safe(name: str) -> str:
@@ -109,26 +149,57 @@ def _safe(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- features
-def build_features(run_dir: str, validated: dict) -> dict:
-    """Model-independent features of every validated record (row order kept)."""
-    records = pq.read_table(validated["validated"], columns=["id", "source", "label", "species", "sequence"])
-    features = compute_features(records.column("sequence").to_pylist())
-    table = features_table(
-        records.column("id").to_pylist(), features,
-        source=records.column("source").to_pylist(), label=records.column("label").to_pylist(),
-        species=records.column("species").to_pylist(),
-    )
-    path = write_parquet(table, Path(run_dir) / "features" / "features.parquet")
-    return {"features": str(path), "validated": validated["validated"], "rows": table.num_rows}
+def build_features(date: str, dataset: str, lake: str | None = None, engine: str | None = None,
+                   run_dir: str | None = None) -> dict:
+    """Model-independent features of every validated record, into ``features/DATASET/date=DATE``.
+
+    ``engine`` ``spark`` (default, ``$CODING_POTENTIAL_FEATURES_ENGINE``) runs the Spark job (local Spark
+    here, the cluster's on Databricks); ``inprocess`` computes the same table in this process (small
+    inputs). Both call the same per-batch function. The partition is replaced whole.
+    """
+    from spark_jobs import features_job
+
+    validated = lake_layout.partition("validated", dataset, date, lake)
+    features = lake_layout.partition("features", dataset, date, lake)
+    engine = engine or settings.features_engine()
+    if engine == "spark":
+        result = features_job.featurise_validated(validated, features)
+    elif engine == "inprocess":
+        table = read_partition(validated)
+        featured = features_job.featurise_validated_table(table)
+        with replaced_folder(lake_layout.local_path(features)) as staging:
+            write_partitioned(featured, staging, by_species=_species_known(featured))
+        result = {"validated": validated, "features": features, "rows": featured.num_rows}
+    else:
+        raise ValueError(f"unknown features engine {engine!r}; available: {', '.join(settings.FEATURE_ENGINES)}")
+    log.info("features (%s): %d rows into %s", engine, result["rows"], features)
+    return {**result, "engine": engine}
 
 
-def _feature_arrays(table: pa.Table, skip: tuple[str, ...] = ("id", "source", "label", "species")
-                    ) -> dict[str, np.ndarray]:
-    return {name: table.column(name).to_numpy() for name in table.column_names if name not in skip}
+def _species_known(table: pa.Table) -> bool:
+    return table.num_rows > 0 and table.column("species").null_count == 0
+
+
+def _records_with_features(dataset: str, date: str, lake: str | None) -> tuple[pa.Table, pa.Table]:
+    """The validated records and their features, aligned row by row, in (source, record number) order."""
+    keys = [("source", "ascending"), ("record_number", "ascending")]
+    records = read_partition(lake_layout.partition("validated", dataset, date, lake)).sort_by(keys)
+    features = read_partition(lake_layout.partition("features", dataset, date, lake)).sort_by(keys)
+    if records.num_rows != features.num_rows or not all(
+            records.column(key).to_pylist() == features.column(key).to_pylist() for key in ("source", "record_number")):
+        raise RuntimeError(f"the validated and features partitions of {dataset} {date} do not hold the same "
+                           f"records ({records.num_rows} vs {features.num_rows} rows): rerun the features step")
+    return records, features
+
+
+def _feature_arrays(table: pa.Table) -> dict[str, np.ndarray]:
+    from spark_jobs.features_job import feature_names
+
+    return {name: table.column(name).to_numpy() for name in feature_names()}
 
 
 # -------------------------------------------------------------------------------------------- train
-def train_candidate(run_dir: str, featured: dict, params: dict | None = None) -> dict:
+def train_candidate(run_dir: str, date: str, lake: str | None = None, params: dict | None = None) -> dict:
     """Fit every model family on the sequence-disjoint train side; keep the best by validation AUROC."""
     from models.train import TrainingConfig, train
 
@@ -137,8 +208,7 @@ def train_candidate(run_dir: str, featured: dict, params: dict | None = None) ->
         families=tuple(params.get("model_families") or settings.MODEL_FAMILIES),
         seed=int(params.get("seed", 0)),
     )
-    records = pq.read_table(featured["validated"], columns=["id", "source", "sequence", "label", "species"])
-    features = pq.read_table(featured["features"])
+    records, features = _records_with_features("training", date, lake)
     out = Path(run_dir) / "model"
     records, features, n_excluded = _exclude_evaluation_relatives(
         records, features, params.get("evaluation_sets", list(settings.EVALUATION_SETS)), out)
@@ -269,22 +339,41 @@ def register_candidate(run_dir: str, trained: dict, evaluated: dict, params: dic
 
 
 # ------------------------------------------------------------------------------------------ predict
-def predict(run_dir: str, featured: dict, model_uri: str | None = None) -> dict:
-    """Score the featurised records with the champion (or ``model_uri``)."""
+def predict(date: str, model_uri: str | None = None, lake: str | None = None, run_dir: str | None = None) -> dict:
+    """Score the day's featurised records with the champion (or ``model_uri``) into
+    ``predictions/scoring/date=DATE/predictions.parquet``, which names the model and version in every
+    row and in ``_SUCCESS.json``. The partition is replaced whole: a rerun never appends."""
     from models import registry
 
-    if featured.get("skip"):
-        return {"skip": True}
-    model = registry.load_model(model_uri)
-    features_tbl = pq.read_table(featured["features"])
-    sequences = pq.read_table(featured["validated"], columns=["sequence"]).column("sequence").to_pylist()
+    model_ref = model_uri or registry.DEFAULT_MODEL_URI
+    model = registry.load_model(model_ref)
+    version = registry.resolve_version(model_ref) if model_ref.startswith("models:/") else "bundle"
+    name = registry.MODEL_NAME if model_ref.startswith("models:/") else model_ref
+    records, features_tbl = _records_with_features("scoring", date, lake)
+    table = prediction_table(model, records, features_tbl).append_column(
+        "model_name", pa.array([name] * records.num_rows, pa.string())).append_column(
+        "model_version", pa.array([version] * records.num_rows, pa.string()))
+    partition = lake_layout.partition("predictions", "scoring", date, lake)
+    with replaced_folder(lake_layout.local_path(partition)) as staging:
+        write_parquet(table, staging / "predictions.parquet")
+        _write_json(staging / "_SUCCESS.json", {"date": date, "rows": table.num_rows, "model": model_ref,
+                                                "model_name": name, "model_version": version})
+    log.info("scored %d records of %s with %s (version %s) into %s", table.num_rows, date, model_ref, version,
+             partition)
+    return {"predictions": partition, "rows": table.num_rows, "model": model_ref, "model_name": name,
+            "model_version": version}
+
+
+def prediction_table(model, records: pa.Table, features_tbl: pa.Table) -> pa.Table:
+    """The ``predict`` columns for aligned validated records and features (see ``PREDICTION_COLUMNS``)."""
     features = _feature_arrays(features_tbl)
-    features.update(model.hexamer.score_columns(sequences))
+    features.update(model.hexamer.score_columns(records.column("sequence").to_pylist()))
     probabilities = model.predict_features(features)
     called = probabilities >= model.threshold
     no_orf = features["orf_length"] == 0
-    table = pa.table({
-        "id": features_tbl.column("id"), "source": features_tbl.column("source"),
+    return pa.table({
+        "source": records.column("source"), "record_number": records.column("record_number"),
+        "id": records.column("id"),
         "coding_probability": probabilities,
         "label": np.where(called, "coding", "noncoding"),
         "length": features["length"],
@@ -293,50 +382,11 @@ def predict(run_dir: str, featured: dict, model_uri: str | None = None) -> dict:
         "orf_start": pa.array(features["orf_start"], mask=no_orf),
         "orf_frame": pa.array(features["orf_frame"], mask=no_orf),
         "fickett": features["fickett"], "hexamer_score": features["hexamer_score"],
+        "warnings": records.column("warnings"),
     })
-    path = write_parquet(table, Path(run_dir) / "predictions" / "predictions.parquet")
-    model_ref = model_uri or registry.DEFAULT_MODEL_URI
-    version = registry.resolve_version(model_ref) if model_ref.startswith("models:/") else model_ref
-    return {"predictions": str(path), "rows": table.num_rows, "model": model_ref, "model_version": version,
-            "rejected_dir": str(Path(featured["validated"]).parent / "rejected")}
-
-
-def publish(run_dir: str, predicted: dict, date: str, output_root: str | None = None) -> dict:
-    """Publish the day's predictions as partition ``date=YYYY-MM-DD`` (Parquet, TSV, rejections),
-    replacing any earlier version of that partition whole."""
-    if predicted.get("skip"):
-        return {"skip": True}
-    root = Path(output_root or settings.predictions_root())
-    partition = root / f"date={date}"
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".date={date}."))
-    try:
-        table = pq.read_table(predicted["predictions"])
-        pq.write_table(table, staging / "predictions.parquet")
-        table.to_pandas().to_csv(staging / "predictions.tsv", sep="\t", index=False, float_format="%.6g")
-        rejected = Path(predicted["rejected_dir"])
-        if rejected.is_dir():
-            shutil.copytree(rejected, staging / "rejected")
-        (staging / "_SUCCESS.json").write_text(json.dumps(
-            {"date": date, "rows": table.num_rows, "model": predicted["model"],
-             "model_version": predicted["model_version"]}, indent=2))
-        _swap_in(staging, partition)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return {"partition": str(partition), "rows": table.num_rows}
-
-
-def _swap_in(staging: Path, partition: Path) -> None:
-    """Replace ``partition`` by ``staging`` with renames only: readers see the old or the new whole."""
-    old = partition.with_name(f".{partition.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if partition.exists():
-        partition.rename(old)
-    staging.rename(partition)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 STEPS: dict[str, Any] = {
     f.__name__: f for f in (resolve_training_inputs, ingest_landing, validate_inputs, build_features,
-                            train_candidate, evaluate_candidate, register_candidate, predict, publish)
+                            train_candidate, evaluate_candidate, register_candidate, predict)
 }

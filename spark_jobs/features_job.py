@@ -22,15 +22,14 @@ import argparse
 import io
 import json
 import os
-import shutil
 import sys
-import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date as Date
 from pathlib import Path
 
 from coding_potential.fasta import FastaFormatError, Record, read_records
 from coding_potential.features import compute_features, feature_columns
+from pipeline.files import replaced_folder
 
 #: Records featurised per pandas batch inside a task (bounds a task's memory).
 BATCH_RECORDS = 20_000
@@ -174,6 +173,94 @@ def _rejected_frame(path: str, rejected: list[tuple]):
     return frame[["kind", "source", "record_number", "id", *feature_names(), "reason", "message"]]
 
 
+#: Columns a features row carries from its validated record, before the features.
+KEY_COLUMNS = ("source", "record_number", "id", "label", "species")
+
+
+def featurise_frame(frame):
+    """Features of a pandas batch of validated records (``KEY_COLUMNS`` + ``sequence``), keys kept.
+
+    The one per-batch function of both engines: ``mapInPandas`` here, batches in-process in
+    ``pipeline.steps.build_features``.
+    """
+    import pandas as pd
+
+    features = compute_features(frame["sequence"].tolist())
+    keys = frame[list(KEY_COLUMNS)].reset_index(drop=True)
+    return pd.concat([keys, pd.DataFrame({name: features[name] for name in feature_names()})], axis=1)
+
+
+def _featurise_frames(frames: Iterator) -> Iterator:
+    for frame in frames:
+        yield featurise_frame(frame)
+
+
+def featurise_validated_table(table):
+    """In-process twin of the Spark map: a pyarrow table of validated records -> features table.
+
+    ``None`` gives the empty table with the schema (what an empty partition holds).
+    """
+    import pyarrow as pa
+
+    if table is None:
+        keys = pa.table({"source": pa.array([], pa.string()), "record_number": pa.array([], pa.int64()),
+                         "id": pa.array([], pa.string()), "label": pa.array([], pa.int64()),
+                         "species": pa.array([], pa.string()), "sequence": pa.array([], pa.large_string())})
+        return featurise_validated_table(keys)
+    frame = table.select([*KEY_COLUMNS, "sequence"]).to_pandas()
+    schema = pa.schema([("source", pa.string()), ("record_number", pa.int64()), ("id", pa.string()),
+                        ("label", pa.int64()), ("species", pa.string())])
+    featured = featurise_frame(frame)
+    keys = pa.Table.from_pandas(featured[list(KEY_COLUMNS)], schema=schema, preserve_index=False)
+    return pa.Table.from_arrays([*keys.columns, *(pa.array(featured[n].to_numpy()) for n in feature_names())],
+                                names=[*KEY_COLUMNS, *feature_names()])
+
+
+def validated_features_schema():
+    """Schema of a features partition built from validated records: ``KEY_COLUMNS`` then features."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    keys = [StructField("source", StringType(), False), StructField("record_number", LongType(), False),
+            StructField("id", StringType(), False), StructField("label", LongType(), True),
+            StructField("species", StringType(), True)]
+    return StructType(keys + [f for f in output_schema().fields if f.name in set(feature_names())])
+
+
+def featurise_validated(validated: str, output: str, spark=None) -> dict:
+    """Features of every record of a validated partition, into the features partition ``output``.
+
+    Both are URIs (``file://`` here, ``abfss://`` on Databricks for the read; the local swap needs
+    ``file://``). The output is partitioned by species when every record has one; rows in = rows out
+    is checked before the partition is swapped in.
+
+    Returns
+    -------
+    dict
+        ``{"validated", "features", "rows", "species"}``.
+    """
+    from pipeline import lake
+    from pipeline.tables import write_parquet
+
+    spark = spark or spark_session()
+    records = spark.read.parquet(validated).select(*KEY_COLUMNS, "sequence")
+    rows_in = records.count()
+    species = [r["species"] for r in records.select("species").distinct().collect()]
+    by_species = bool(species) and None not in species
+    with replaced_folder(lake.local_path(output)) as staging:
+        if not rows_in:  # Spark writes no file for no rows; readers still need the schema
+            write_parquet(featurise_validated_table(None), staging / "part-00000.parquet")
+            return {"validated": validated, "features": output, "rows": 0, "species": []}
+        featured = records.mapInPandas(_featurise_frames, schema=validated_features_schema())
+        writer = featured.write.mode("overwrite")
+        (writer.partitionBy("species") if by_species else writer).parquet(str(staging))
+        rows_out = spark.read.parquet(str(staging)).count()
+        if rows_out != rows_in:
+            raise RuntimeError(f"{validated}: {rows_in} validated records but {rows_out} feature rows: "
+                               f"not publishing {output}")
+    return {"validated": validated, "features": output, "rows": rows_in,
+            "species": sorted(s for s in species if s is not None)}
+
+
 def spark_session(master: str | None = "local[*]"):
     """A Spark session; ``master=None`` takes the cluster's (Databricks). Local runs stay on loopback."""
     from pyspark.sql import SparkSession
@@ -207,26 +294,24 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
     output = output.removeprefix("file://")  # the local lake; abfss:// comes with the azure profile
     spark = spark or spark_session()
     paths = [str(Path(p).resolve()) for p in inputs]
-    _remove_leftovers(Path(output), logical_date)
     ranges = [(path, chunk, start, end) for path in paths
               for chunk, (start, end) in enumerate(plan_ranges(path, split_bytes))]
     tasks = spark.createDataFrame(ranges, "path string, chunk long, start long, end long")
     # Cached: the features are computed once, whatever reads them after (numbering, summary, writes).
     mapped = tasks.repartition(max(len(ranges), 1)).mapInPandas(featurise_ranges, schema=output_schema()).cache()
     rows = _reject_later_duplicates(_number_across_ranges(mapped))
+    target = Path(output) / f"date={logical_date}"
     try:
-        summary = _summary(rows, paths, logical_date)
-        staging = Path(output) / f"_staging-date={logical_date}-{uuid.uuid4().hex}"
-        (rows.filter(F.col("kind") == "valid").select("id", *feature_names())
-         .write.mode("overwrite").parquet(str(staging)))
-        (rows.filter(F.col("kind") == "rejected").select(*QUARANTINE_COLUMNS)
-         .write.mode("overwrite").parquet(str(staging / "_quarantine")))
+        with replaced_folder(target) as staging:
+            summary = _summary(rows, paths, logical_date)
+            (rows.filter(F.col("kind") == "valid").select("id", *feature_names())
+             .write.mode("overwrite").parquet(str(staging)))
+            (rows.filter(F.col("kind") == "rejected").select(*QUARANTINE_COLUMNS)
+             .write.mode("overwrite").parquet(str(staging / "_quarantine")))
+            summary["partition"] = str(target)
+            (staging / "_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     finally:
         mapped.unpersist()
-    target = Path(output) / f"date={logical_date}"
-    summary["partition"] = str(target)
-    (staging / "_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    _swap_in(staging, target)
     return summary
 
 
@@ -295,22 +380,6 @@ def _summary(rows, paths: list[str], logical_date: str) -> dict:
             "records": sum(f["records"] for f in files), "valid": sum(f["valid"] for f in files),
             "quarantined": sum(f["quarantined"] for f in files),
             "file_errors": sum(1 for f in files if f["file_error"])}
-
-
-def _remove_leftovers(output: Path, logical_date: str) -> None:
-    """Staging or replaced folders of this date left by a run that was killed (never another date's)."""
-    for pattern in (f"_staging-date={logical_date}-*", f"_replaced-date={logical_date}-*"):
-        for leftover in output.glob(pattern):
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` with renames only: readers see the old or the new partition."""
-    old = target.with_name(f"_replaced-{target.name}-{uuid.uuid4().hex}")
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 DAY = "2026-01-01"
 EMPTY_DAY = "2026-01-02"
 TRAINING_TASKS = {"resolve_inputs", "validate", "features", "train", "evaluate", "register"}
-SCORING_TASKS = {"ingest", "validate", "features", "predict", "publish"}
+SCORING_TASKS = {"ingest", "validate", "features", "predict"}
 
 
 @dataclass
@@ -45,6 +45,12 @@ class Runs:
     empty_day: DagTestResult
 
 
+def _predictions(result: DagTestResult) -> Path:
+    from pipeline.lake import local_path
+
+    return local_path(result.results["predict"]["predictions"])
+
+
 def _partition_snapshot(partition: Path) -> dict[str, object]:
     import pyarrow.parquet as pq
 
@@ -53,6 +59,7 @@ def _partition_snapshot(partition: Path) -> dict[str, object]:
         "files": sorted(p.name for p in partition.iterdir()),
         "rows": table.num_rows,
         "ids": sorted(table.column("id").to_pylist()),
+        "versions": sorted(set(table.column("model_version").to_pylist())),
     }
 
 
@@ -60,17 +67,18 @@ def _partition_snapshot(partition: Path) -> dict[str, object]:
 def runs(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Runs:
     var = tmp_path_factory.mktemp("airflow-runs") / "var"
     # Isolate from the caller's settings: the steps must use the defaults under this var/.
-    dropped = {"MLFLOW_TRACKING_URI", "CODING_POTENTIAL_LANDING", "CODING_POTENTIAL_PREDICTIONS", "AIRFLOW_HOME"}
+    dropped = {"MLFLOW_TRACKING_URI", "CODING_POTENTIAL_LANDING", "CODING_POTENTIAL_LAKE", "AIRFLOW_HOME",
+               "CODING_POTENTIAL_FEATURES_ENGINE"}
     base = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("AIRFLOW__")}
     base["CODING_POTENTIAL_SHARED"] = str(shared)
     env = airflow_env(var, base=base)
 
     training = run_dags_test(TRAINING_DAG, None, {"sample_per_file": 150, "seed": 0}, env=env, echo=None)
     assert training.ok, (training.states, training.log_path)
-    staged = stage_landing(DAY, landing_root=var / "landing")
+    staged = stage_landing(DAY, landing_root=var / "lake" / "landing")
     scoring = run_dags_test(SCORING_DAG, DAY, None, env=env, echo=None)
     assert scoring.ok, (scoring.states, scoring.log_path)
-    first = _partition_snapshot(Path(scoring.results["publish"]["partition"]))
+    first = _partition_snapshot(_predictions(scoring))
     rescoring = run_dags_test(SCORING_DAG, DAY, None, env=env, echo=None)
     empty_day = run_dags_test(SCORING_DAG, EMPTY_DAY, None, env=env, echo=None)
     return Runs(var, env, training, staged, scoring, first, rescoring, empty_day)
@@ -111,15 +119,24 @@ def test_scoring_run_publishes_one_row_per_valid_record(runs: Runs) -> None:
     records = sum(_count_records(path) for path in runs.staged)
     assert records == 2426 + 2414  # the manifest's counts for mouse/validation_{coding,noncoding}
     rejected = runs.scoring.results["validate_inputs"]["rejected"]
-    partition = runs.var / "predictions" / f"date={DAY}"
-    assert runs.scoring.results["publish"] == {"partition": str(partition), "rows": records - rejected}
+    partition = runs.var / "lake" / "predictions" / "scoring" / f"date={DAY}"
+    predicted = runs.scoring.results["predict"]
+    assert predicted["predictions"] == partition.as_uri()
+    assert predicted["rows"] == records - rejected
     assert runs.first_partition["rows"] == records - rejected
     assert len(set(runs.first_partition["ids"])) == records - rejected  # type: ignore[arg-type]
+    # every row names the champion that scored it
+    version = runs.training.results["register_candidate"]["version"]
+    assert runs.first_partition["versions"] == [str(version)]
+    assert predicted["model_version"] == str(version)
+    # the features went through Spark, and every landed record is valid or quarantined
+    assert runs.scoring.results["build_features"]["engine"] == "spark"
+    assert runs.scoring.results["build_features"]["rows"] == records - rejected
 
 
 def test_rescoring_a_date_replaces_its_partition(runs: Runs) -> None:
     assert runs.rescoring.ok, (runs.rescoring.states, runs.rescoring.log_path)
-    partition = Path(runs.rescoring.results["publish"]["partition"])
+    partition = _predictions(runs.rescoring)
     assert _partition_snapshot(partition) == runs.first_partition
     assert sorted(p.name for p in partition.parent.iterdir()) == [f"date={DAY}"]  # nothing else left
     assert runs.rescoring.run_dir != runs.scoring.run_dir  # a new run, its own folder
@@ -128,7 +145,7 @@ def test_rescoring_a_date_replaces_its_partition(runs: Runs) -> None:
 def test_a_day_without_input_skips_every_task(runs: Runs) -> None:
     assert runs.empty_day.returncode == 0
     assert runs.empty_day.states == dict.fromkeys(SCORING_TASKS, "skipped")
-    assert not (runs.var / "predictions" / f"date={EMPTY_DAY}").exists()
+    assert not (runs.var / "lake" / "predictions" / "scoring" / f"date={EMPTY_DAY}").exists()
 
 
 def test_an_invalid_conf_fails_loudly(runs: Runs) -> None:
