@@ -121,7 +121,7 @@ def test_scoring_run_publishes_one_row_per_valid_record(runs: Runs) -> None:
     rejected = runs.scoring.results["validate_inputs"]["rejected"]
     partition = runs.var / "lake" / "predictions" / "scoring" / f"date={DAY}"
     predicted = runs.scoring.results["predict"]
-    assert predicted["predictions"] == partition.as_uri()
+    assert _predictions(runs.scoring) == partition
     assert predicted["rows"] == records - rejected
     assert runs.first_partition["rows"] == records - rejected
     assert len(set(runs.first_partition["ids"])) == records - rejected  # type: ignore[arg-type]
