@@ -302,6 +302,7 @@ def cmd_train(options: argparse.Namespace) -> int:
     from pipeline import settings, steps
 
     run_dir = str(config.var_dir() / "runs" / "cli" / time.strftime("%Y%m%dT%H%M%S"))
+    day = options.date or time.strftime("%Y-%m-%d", time.gmtime())
     datasets = options.datasets or list(settings.TRAINING_DATASETS)
     margin = settings.PROMOTION_MARGIN if options.margin is None else options.margin
     params = {"seed": options.seed, "promotion_margin": margin,
@@ -309,12 +310,12 @@ def cmd_train(options: argparse.Namespace) -> int:
     console = _console()
     with console.status("training") as status:
         status.update("fetching and validating the labelled data")
-        resolved = steps.resolve_training_inputs(run_dir, datasets, options.sample_per_file, options.seed)
-        validated = steps.validate_inputs(run_dir, resolved)
-        status.update(f"computing features of {validated['valid']:,} records")
-        featured = steps.build_features(run_dir, validated)
+        steps.resolve_training_inputs(day, datasets, options.sample_per_file, options.seed)
+        validated = steps.validate_inputs(day, "training")
+        status.update(f"computing features of {validated['valid']:,} records ({options.engine})")
+        steps.build_features(day, "training", engine=options.engine)
         status.update("training (split, hexamer table, model families)")
-        trained = steps.train_candidate(run_dir, featured, params)
+        trained = steps.train_candidate(run_dir, day, params=params)
         status.update("evaluating")
         evaluated = steps.evaluate_candidate(run_dir, trained, params)
         status.update("registering")
@@ -413,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--families", nargs="+", help="model families (default: all three)")
     p.add_argument("--margin", type=float, help="AUROC margin to replace the champion (default: 0.002)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--date", type=_iso_date, help="the lake partition date of the training data (default: today, UTC)")
+    p.add_argument("--engine", choices=("inprocess", "spark"), default="inprocess",
+                   help="where features are computed (default: in this process; spark: local Spark)")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("evaluate", help="metrics of a model on labelled FASTA")
