@@ -1,14 +1,13 @@
-"""Run one pipeline step by name: ``python -m pipeline run STEP --args JSON``.
+"""Run one pipeline step by name: ``python -m pipeline run STEP --args JSON [--run-dir DIR]``.
 
-This is the entry point a remote operator (a Databricks task, an Azure ML command job) calls, so it
-runs exactly the step Airflow runs locally. The result is printed as JSON on stdout.
+The same entry point as a Databricks run's ``spark_python_task`` (``spark_jobs/pipeline_step.py``, which
+this delegates to), so a step runs here exactly as it runs remotely. The result is printed as JSON on
+the last line of stdout.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 
 
@@ -18,16 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run one step")
     run.add_argument("step")
     run.add_argument("--args", default="{}", help="the step's keyword arguments as a JSON object")
+    run.add_argument("--run-dir", help="the step's run folder (default: a temporary folder)")
     options = parser.parse_args(argv)
-    from .steps import STEPS
+    from spark_jobs.pipeline_step import main as run_step
 
-    if options.step not in STEPS:
-        parser.error(f"unknown step {options.step!r}; steps: {', '.join(STEPS)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    result = STEPS[options.step](**json.loads(options.args))
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return 0
+    forwarded = ["--step", options.step, "--args", options.args]
+    return run_step(forwarded + (["--run-dir", options.run_dir] if options.run_dir else []))
 
 
 if __name__ == "__main__":

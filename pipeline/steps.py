@@ -350,7 +350,7 @@ def predict(date: str, model_uri: str | None = None, lake: str | None = None, ru
     version = registry.resolve_version(model_ref) if model_ref.startswith("models:/") else "bundle"
     name = registry.MODEL_NAME if model_ref.startswith("models:/") else model_ref
     records, features_tbl = _records_with_features("scoring", date, lake)
-    table = prediction_table(model, records, features_tbl).append_column(
+    table = _prediction_table(model, records, features_tbl).append_column(
         "model_name", pa.array([name] * records.num_rows, pa.string())).append_column(
         "model_version", pa.array([version] * records.num_rows, pa.string()))
     partition = lake_layout.partition("predictions", "scoring", date, lake)
@@ -364,7 +364,7 @@ def predict(date: str, model_uri: str | None = None, lake: str | None = None, ru
             "model_version": version}
 
 
-def prediction_table(model, records: pa.Table, features_tbl: pa.Table) -> pa.Table:
+def _prediction_table(model, records: pa.Table, features_tbl: pa.Table) -> pa.Table:
     """The ``predict`` columns for aligned validated records and features (see ``PREDICTION_COLUMNS``)."""
     features = _feature_arrays(features_tbl)
     features.update(model.hexamer.score_columns(records.column("sequence").to_pylist()))

@@ -101,9 +101,10 @@ def test_stage_landing_defaults_to_the_mouse_validation_files(
 ) -> None:
     monkeypatch.setenv("CODING_POTENTIAL_VAR", str(tmp_path / "var"))
     monkeypatch.delenv("CODING_POTENTIAL_LANDING", raising=False)
+    monkeypatch.delenv("CODING_POTENTIAL_LAKE", raising=False)
     staged = stage_landing("2026-01-01")
     assert [p.name for p in staged] == ["validation_coding.fa.gz", "validation_noncoding.fa.gz"]
-    assert all(p.parent == tmp_path / "var" / "landing" / "2026-01-01" for p in staged)
+    assert all(p.parent == tmp_path / "var" / "lake" / "landing" / "2026-01-01" for p in staged)
 
 
 def test_init_airflow_home_migrates_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -150,19 +150,19 @@ def test_operator_template_fields() -> None:
 
 
 def test_unknown_profile_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert available_profiles() == ("local",)
-    with pytest.raises(ValueError, match=r"unknown execution profile 'azure'.*available: local"):
-        step_operator("t", "validate_inputs", {}, profile="azure")
+    assert available_profiles() == ("azure", "local")
+    with pytest.raises(ValueError, match=r"unknown execution profile 'gcp'.*available: azure, local"):
+        step_operator("t", "validate_inputs", {}, profile="gcp")
     monkeypatch.setenv("CODING_POTENTIAL_PROFILE", "databricks")
-    with pytest.raises(ValueError, match=r"'databricks'.*CODING_POTENTIAL_PROFILE.*available: local"):
+    with pytest.raises(ValueError, match=r"'databricks'.*CODING_POTENTIAL_PROFILE.*available: azure, local"):
         step_operator("t", "validate_inputs", {})
 
 
 def test_unknown_profile_fails_dag_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CODING_POTENTIAL_PROFILE", "azure")
+    monkeypatch.setenv("CODING_POTENTIAL_PROFILE", "databricks")
     bag = DagBag(dag_folder=DAGS_FOLDER)
     assert len(bag.import_errors) == 2
-    assert all("unknown execution profile 'azure'" in error for error in bag.import_errors.values())
+    assert all("unknown execution profile 'databricks'" in error for error in bag.import_errors.values())
 
 
 def test_local_profile_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

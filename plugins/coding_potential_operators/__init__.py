@@ -4,10 +4,14 @@ The DAGs in ``dags/`` build their tasks through :func:`step_operator`, which pic
 the active execution profile (``$CODING_POTENTIAL_PROFILE``, default ``local``):
 
 - ``local``: :class:`PipelineStepOperator` calls the step in the task's own process.
+- ``azure``: validation, features and prediction each run as one Databricks run
+  (``coding_potential_operators.databricks.PipelineStepDatabricksOperator``, a
+  ``DatabricksSubmitRunOperator`` whose ``spark_python_task`` is ``spark_jobs/pipeline_step.py``), configured
+  by ``azure_profile.json`` and ``$CODING_POTENTIAL_DATABRICKS_*``; the other steps stay local for now
+  (training moves to an Azure ML command job in a later issue). See ``profiles.py``.
 
-The step contract (plain function, JSON arguments, small JSON result, files under a run folder) is what
-lets a later profile run the same step remotely (Databricks ``spark_python_task`` for validation,
-features and prediction; an Azure ML command job for training) without touching the DAG files.
+The step contract (plain function, JSON arguments, small JSON result) is what lets a profile run the same
+step remotely without touching the DAG files.
 """
 
 from __future__ import annotations

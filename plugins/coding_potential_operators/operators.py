@@ -8,7 +8,6 @@ its place behind :func:`coding_potential_operators.step_operator` with the same 
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -66,6 +65,9 @@ def run_dir_for(dag_id: str, run_id: str) -> str:
 def load_step(step: str) -> Callable[..., Any]:
     """Import :data:`STEPS_MODULE` and return its function named ``step``.
 
+    The lookup itself is ``spark_jobs.pipeline_step.load_step``, shared with the remote entry point (a
+    Databricks ``spark_python_task`` runs that file), so a step has the same name in every profile.
+
     Parameters
     ----------
     step : str
@@ -82,16 +84,9 @@ def load_step(step: str) -> Callable[..., Any]:
         If ``pipeline.steps`` has no public callable of that name.
     """
     _ensure_repo_importable()
-    module = importlib.import_module(STEPS_MODULE)
-    function = getattr(module, step, None) if not step.startswith("_") else None
-    if not callable(function):
-        available = sorted(
-            name
-            for name, value in vars(module).items()
-            if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == module.__name__
-        )
-        raise ValueError(f"{STEPS_MODULE} has no step {step!r}; steps: {', '.join(available) or '(none)'}")
-    return function
+    from spark_jobs.pipeline_step import load_step as shared_load_step
+
+    return shared_load_step(step, STEPS_MODULE)
 
 
 def describe_result(step: str, result: Mapping[str, Any]) -> str:
