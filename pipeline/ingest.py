@@ -38,7 +38,6 @@ from typing import IO, Any, Protocol
 from urllib.parse import urlparse
 
 from fsspec import AbstractFileSystem
-from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from . import lake
@@ -317,10 +316,8 @@ def _check_date(date: str) -> None:
 
 
 def _raw_fs(raw_partition: str) -> tuple[AbstractFileSystem, str]:
-    """The filesystem and root path of the raw partition (local URIs are decoded, as fsspec does not)."""
-    if urlparse(raw_partition).scheme in ("", "file"):
-        return LocalFileSystem(), str(lake.local_path(raw_partition).expanduser().absolute())
-    return url_to_fs(raw_partition)
+    """The filesystem and root path of the raw partition (see :func:`pipeline.lake.filesystem`)."""
+    return lake.filesystem(raw_partition)
 
 
 def _join(root: str, name: str) -> str:
@@ -390,7 +387,11 @@ def _remove_gone(fs: AbstractFileSystem, root: str, gone: set[str]) -> int:
 
 def _remove_stale_temps(fs: AbstractFileSystem, root: str) -> None:
     """Delete temporary files an interrupted run left behind."""
-    for path in fs.ls(root, detail=False):
+    try:
+        listed = fs.ls(root, detail=False)
+    except FileNotFoundError:  # an object store has no empty folders: nothing was written there yet
+        return
+    for path in listed:
         name = PurePosixPath(path).name
         if name.startswith(".") and _TEMP_MARK in name and name.endswith(".tmp"):
             fs.rm(path)

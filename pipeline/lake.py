@@ -91,6 +91,43 @@ def landing(lake: str | None = None) -> str:
     return f"{as_uri(lake) if lake else root()}/landing"
 
 
+def filesystem(uri: str):
+    """The fsspec file system holding ``uri`` and the path of ``uri`` on it.
+
+    ``file://`` and plain paths: the local file system (the URI's quoting decoded). ``abfss://`` /
+    ``abfs://CONTAINER@ACCOUNT.dfs.core.windows.net/PATH``: ADLS Gen2 through ``adlfs`` (the Blob API),
+    authenticated by ``$AZURE_STORAGE_CONNECTION_STRING`` when set (Azurite in the tests), else by
+    ``DefaultAzureCredential`` (managed identity in production); the path is ``CONTAINER/PATH``.
+    """
+    from fsspec.core import url_to_fs
+    from fsspec.implementations.local import LocalFileSystem
+
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return LocalFileSystem(), str(local_path(uri).expanduser().absolute())
+    if parsed.scheme in ("abfs", "abfss"):
+        container, _, host = parsed.netloc.partition("@")
+        return _adls(host.split(".")[0]), f"{container}{unquote(parsed.path)}".rstrip("/")
+    return url_to_fs(uri)
+
+
+def _adls(account: str):
+    from adlfs import AzureBlobFileSystem
+
+    connection_string = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    if connection_string:
+        return AzureBlobFileSystem(connection_string=connection_string)
+    from azure.identity import DefaultAzureCredential
+
+    return AzureBlobFileSystem(account_name=account, credential=DefaultAzureCredential(), anon=False)
+
+
+def spark_location(uri: str) -> str:
+    """What to hand Spark for ``uri``: a plain path for a local URI (Hadoop would quote its ``%`` escapes
+    again), the URI itself otherwise."""
+    return str(local_path(uri)) if urlparse(uri).scheme in ("", "file") else uri
+
+
 def local_path(uri: str) -> Path:
     """The local path of a ``file://`` URI (a plain path is returned as it is).
 

@@ -9,29 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from coding_potential import datasets as manifest
 from coding_potential.fasta import read_fasta, read_records
 
 from . import lake as lake_layout
-from . import settings
-from .files import atomic_path, replaced_folder
-from .tables import (
-    VALIDATED_ROW_GROUP,
-    read_partition,
-    records_table,
-    rejected_table,
-    split_outputs,
-    write_parquet,
-    write_partitioned,
-)
+from . import settings, storage
+from .files import atomic_path
+from .tables import VALIDATED_ROW_GROUP, records_table, rejected_table, split_outputs, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -56,29 +48,32 @@ def resolve_training_inputs(date: str, datasets: list[str], sample_per_file: int
     chosen = manifest.select(datasets)
     paths = manifest.fetch(chosen)
     raw = lake_layout.partition("raw", "training", date, lake)
-    target = lake_layout.local_path(raw)
+    target = storage.folder(raw)
     inputs = []
-    with replaced_folder(target) as staging:
+    with storage.replaced_partition(raw) as staging:
         for dataset, path in zip(chosen, paths, strict=True):
             name = _safe(dataset.name)
             if sample_per_file:
-                _sample_fasta(path, staging / name.removesuffix(".gz"), sample_per_file, seed)
                 name = name.removesuffix(".gz")
+                with staging.open(name, "wb") as handle:
+                    _sample_fasta(path, handle, sample_per_file, seed)
             else:
-                shutil.copyfile(path, staging / name)
-            inputs.append({"name": dataset.name, "path": str(target / name), "label": dataset.label,
-                           "species": dataset.species})
-        _write_json(staging / lake_layout.INPUTS_FILE, {"date": date, "source": "manifest", "inputs": inputs})
+                staging.put(path, name)
+            location = target.child(name)
+            inputs.append({"name": dataset.name, "path": location.path if _is_local(location) else location.uri,
+                           "label": dataset.label, "species": dataset.species})
+        staging.write_json(lake_layout.INPUTS_FILE, {"date": date, "source": "manifest", "inputs": inputs})
     return {"raw": raw, "inputs": inputs, "skip": False}
 
 
-def _sample_fasta(source: Path, target: Path, n: int, seed: int) -> Path:
+def _sample_fasta(source: Path, handle, n: int, seed: int) -> None:
     raw = list(read_fasta(source))
     keep = sorted(random.Random(seed).sample(range(len(raw)), min(n, len(raw))))
-    with atomic_path(target) as tmp, tmp.open("w") as handle:
-        for i in keep:
-            handle.write(f">{raw[i].header}\n{raw[i].sequence}\n")
-    return target
+    handle.write("".join(f">{raw[i].header}\n{raw[i].sequence}\n" for i in keep).encode())
+
+
+def _is_local(location: storage.Folder) -> bool:
+    return location.uri.startswith("file:")
 
 
 def ingest_landing(date: str, source: str | None = None, lake: str | None = None,
@@ -89,11 +84,6 @@ def ingest_landing(date: str, source: str | None = None, lake: str | None = None
 
     raw = lake_layout.partition("raw", "scoring", date, lake)
     return ingest(date, raw, source or settings.landing_root(), conn_id=conn_id)
-
-
-def _write_json(path: Path, content: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
 # ----------------------------------------------------------------------------------------- validate
@@ -107,26 +97,28 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
     A file that is not FASTA at all fails the step (a gate), naming the file and the reason.
     """
     raw = lake_layout.partition("raw", dataset, date, lake)
-    inputs = json.loads((lake_layout.local_path(raw) / lake_layout.INPUTS_FILE).read_text())["inputs"]
+    inputs = storage.folder(raw).read_json(lake_layout.INPUTS_FILE)["inputs"]
     validated = lake_layout.partition("validated", dataset, date, lake)
     quarantine = lake_layout.partition("quarantine", dataset, date, lake)
     by_species = bool(inputs) and all(item.get("species") for item in inputs)
     totals: dict[str, Any] = {"records": 0, "valid": 0, "rejected": 0, "reasons": {}, "warnings": {}, "files": []}
     rejected_tables = [rejected_table([], "")]
-    with (replaced_folder(lake_layout.local_path(validated)) as valid_dir,
-          replaced_folder(lake_layout.local_path(quarantine)) as quarantine_dir):
+    with (storage.replaced_partition(validated) as valid_dir,
+          storage.replaced_partition(quarantine) as quarantine_dir):
         for index, item in enumerate(inputs):
-            records, rejections = split_outputs(read_records(item["path"]))
+            with storage.open_input(item["path"]) as stream:
+                records, rejections = split_outputs(read_records(stream))
             table = records_table(records, source=item["name"], label=item["label"], species=item["species"])
-            folder = valid_dir / f"species={item['species']}" if by_species else valid_dir
-            write_parquet(table.drop_columns(["species"]) if by_species else table,
-                          folder / f"part-{index:05d}.parquet", row_group_size=VALIDATED_ROW_GROUP)
+            name = f"part-{index:05d}.parquet"
+            valid_dir.write_parquet(table.drop_columns(["species"]) if by_species else table,
+                                    f"species={item['species']}/{name}" if by_species else name,
+                                    row_group_size=VALIDATED_ROW_GROUP)
             rejected_tables.append(rejected_table(rejections, item["name"]))
             _count(totals, item["name"], records, rejections)
         if not inputs:  # readers of an empty partition still need its schema
-            write_parquet(records_table([], source="", label=None, species=None), valid_dir / "part-00000.parquet")
-        write_parquet(pa.concat_tables(rejected_tables), quarantine_dir / "rejected.parquet")
-        _write_json(quarantine_dir / lake_layout.SUMMARY_FILE, {"date": date, "dataset": dataset, **totals})
+            valid_dir.write_parquet(records_table([], source="", label=None, species=None), "part-00000.parquet")
+        quarantine_dir.write_parquet(pa.concat_tables(rejected_tables), "rejected.parquet")
+        quarantine_dir.write_json(lake_layout.SUMMARY_FILE, {"date": date, "dataset": dataset, **totals})
     return {"validated": validated, "quarantine": quarantine, **totals, "skip": totals["valid"] == 0}
 
 
@@ -165,15 +157,24 @@ def build_features(date: str, dataset: str, lake: str | None = None, engine: str
     if engine == "spark":
         result = features_job.featurise_validated(validated, features)
     elif engine == "inprocess":
-        table = read_partition(validated)
-        featured = features_job.featurise_validated_table(table)
-        with replaced_folder(lake_layout.local_path(features)) as staging:
-            write_partitioned(featured, staging, by_species=_species_known(featured))
+        featured = features_job.featurise_validated_table(storage.read_partition(validated))
+        with storage.replaced_partition(features) as staging:
+            _write_partitioned(featured, staging, by_species=_species_known(featured))
         result = {"validated": validated, "features": features, "rows": featured.num_rows}
     else:
         raise ValueError(f"unknown features engine {engine!r}; available: {', '.join(settings.FEATURE_ENGINES)}")
     log.info("features (%s): %d rows into %s", engine, result["rows"], features)
     return {**result, "engine": engine}
+
+
+def _write_partitioned(table: pa.Table, folder: storage.Folder, by_species: bool) -> None:
+    """One file, or one ``species=NAME/`` folder per species (Hive style, as Spark's ``partitionBy``)."""
+    if not by_species:
+        folder.write_parquet(table, "part-00000.parquet")
+        return
+    for species in sorted(set(table.column("species").to_pylist())):
+        rows = table.filter(pc.equal(table.column("species"), species)).drop_columns(["species"])
+        folder.write_parquet(rows, f"species={species}/part-00000.parquet")
 
 
 def _species_known(table: pa.Table) -> bool:
@@ -183,8 +184,8 @@ def _species_known(table: pa.Table) -> bool:
 def _records_with_features(dataset: str, date: str, lake: str | None) -> tuple[pa.Table, pa.Table]:
     """The validated records and their features, aligned row by row, in (source, record number) order."""
     keys = [("source", "ascending"), ("record_number", "ascending")]
-    records = read_partition(lake_layout.partition("validated", dataset, date, lake)).sort_by(keys)
-    features = read_partition(lake_layout.partition("features", dataset, date, lake)).sort_by(keys)
+    records = storage.read_partition(lake_layout.partition("validated", dataset, date, lake)).sort_by(keys)
+    features = storage.read_partition(lake_layout.partition("features", dataset, date, lake)).sort_by(keys)
     if records.num_rows != features.num_rows or not all(
             records.column(key).to_pylist() == features.column(key).to_pylist() for key in ("source", "record_number")):
         raise RuntimeError(f"the validated and features partitions of {dataset} {date} do not hold the same "
@@ -354,10 +355,10 @@ def predict(date: str, model_uri: str | None = None, lake: str | None = None, ru
         "model_name", pa.array([name] * records.num_rows, pa.string())).append_column(
         "model_version", pa.array([version] * records.num_rows, pa.string()))
     partition = lake_layout.partition("predictions", "scoring", date, lake)
-    with replaced_folder(lake_layout.local_path(partition)) as staging:
-        write_parquet(table, staging / "predictions.parquet")
-        _write_json(staging / "_SUCCESS.json", {"date": date, "rows": table.num_rows, "model": model_ref,
-                                                "model_name": name, "model_version": version})
+    with storage.replaced_partition(partition) as staging:
+        staging.write_parquet(table, "predictions.parquet")
+        staging.write_json("_SUCCESS.json", {"date": date, "rows": table.num_rows, "model": model_ref,
+                                             "model_name": name, "model_version": version})
     log.info("scored %d records of %s with %s (version %s) into %s", table.num_rows, date, model_ref, version,
              partition)
     return {"predictions": partition, "rows": table.num_rows, "model": model_ref, "model_name": name,

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute
 import pyarrow.parquet as pq
 
 from coding_potential.fasta import Record, Rejection, read_records
@@ -20,8 +19,8 @@ from coding_potential.features import compute_features
 
 from .files import atomic_path, write_rejected
 
-__all__ = ["atomic_path", "features_table", "featurise_file", "read_partition", "records_table", "rejected_table",
-           "split_outputs", "write_parquet", "write_partitioned", "write_rejected"]
+__all__ = ["atomic_path", "features_table", "featurise_file", "records_table", "rejected_table", "split_outputs",
+           "write_parquet", "write_rejected"]
 
 #: Records per Parquet row group of a validated partition: a reader (Spark) can split a file there.
 VALIDATED_ROW_GROUP = 4_000
@@ -34,34 +33,6 @@ def write_parquet(table: pa.Table, target: str | os.PathLike[str], row_group_siz
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp, row_group_size=row_group_size)
     return Path(target)
-
-
-def write_partitioned(table: pa.Table, folder: Path, by_species: bool) -> None:
-    """Write ``table`` into ``folder``: one file, or one ``species=NAME/`` folder per species (Hive style,
-    as Spark's ``partitionBy`` writes it)."""
-    if not by_species:
-        write_parquet(table, folder / "part-00000.parquet")
-        return
-    for species in sorted(set(table.column("species").to_pylist())):
-        rows = table.filter(pa.compute.equal(table.column("species"), species)).drop_columns(["species"])
-        write_parquet(rows, folder / f"species={species}" / "part-00000.parquet")
-
-
-def read_partition(uri: str, columns: Sequence[str] | None = None) -> pa.Table:
-    """A lake partition as one table; ``species=`` folders come back as the ``species`` column.
-
-    Files whose names start with ``_`` or ``.`` (summaries, staging) are not data and are skipped.
-    """
-    import pyarrow.dataset as ds
-
-    from .lake import local_path
-
-    dataset = ds.dataset(local_path(uri), format="parquet", partitioning="hive")
-    table = dataset.to_table(columns=list(columns) if columns else None)
-    if "species" in table.column_names and table.schema.field("species").type != pa.string():
-        table = table.set_column(table.column_names.index("species"), "species",
-                                 table.column("species").cast(pa.string()))
-    return table
 
 
 def rejected_table(rejections: Sequence[Rejection], source: str) -> pa.Table:

@@ -1,9 +1,13 @@
 """Spark job: parse → validate → features of FASTA files, with the core's functions (no second copy).
 
-Each input file, or each ~32 MB range of a large plain file cut at record starts, is read by one task
-with :func:`coding_potential.fasta.read_records` and featurised in batches by
-:func:`coding_potential.features.compute_features` inside ``mapInPandas``, so the driver never holds a
-file. The output for a logical date is one partition folder, swapped in whole::
+Each input file, or each range of a large plain file cut at record starts (at most ~32 MB, and at least
+one per core), is read by one task with :func:`coding_potential.fasta.read_records`, featurised in
+batches by :func:`coding_potential.features.compute_features` inside ``mapInPandas``, and written by
+that task with the single-process path's Parquet writer, so the driver never holds a file and the wide
+feature rows never pass through the JVM. Spark gets narrow rows only (rejections, per-range counts, and
+the IDs of cut files), from which it numbers records file-wide, rejects IDs kept in two ranges, writes
+the quarantine and checks the counts. The output for a logical date is one partition folder, swapped
+in whole::
 
     OUTPUT/date=YYYY-MM-DD/part-*.parquet       features: ``id`` + the feature columns (the schema of
                                                 ``coding-potential features``)
@@ -22,9 +26,11 @@ import argparse
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import date as Date
+from functools import partial
 from pathlib import Path
 
 from coding_potential.fasta import FastaFormatError, Record, read_records
@@ -39,6 +45,9 @@ WHOLE_FILE = 0
 #: A plain FASTA file larger than this is cut, at record starts, into ranges of about this size, one
 #: task each; gzip, UTF-16 and CR-only files are read whole by one task (they cannot be cut).
 SPLIT_BYTES = 32 * 1024 * 1024
+#: A file smaller than ``SPLIT_BYTES`` is still cut so that every core gets a range, but not into
+#: ranges smaller than this.
+MIN_RANGE_BYTES = 1024 * 1024
 
 
 def plan_ranges(path: str, split_bytes: int = SPLIT_BYTES) -> list[tuple[int, int]]:
@@ -74,6 +83,16 @@ def _next_record_start(handle, position: int, size: int) -> int:
     return size
 
 
+def _range_bytes(size: int, split_bytes: int, cores: int) -> int:
+    """The cut size for a file of ``size`` bytes: at most ``split_bytes``, and whole waves of ranges for
+    ``cores`` (a 20 MB file gives two ranges on two cores, a 150 MB one six of 25 MB, not five of 32 MB
+    and a last wave on one core), but no range under :data:`MIN_RANGE_BYTES` for that."""
+    asked = -(-size // split_bytes)
+    waves = -(-asked // cores) * cores
+    pieces = max(asked, min(waves, size // MIN_RANGE_BYTES), 1)
+    return max(-(-size // pieces), 1)
+
+
 class _ByteRange(io.RawIOBase):
     """``[start, end)`` of a file as a readable stream, for the core's reader."""
 
@@ -102,7 +121,9 @@ def feature_names() -> list[str]:
 
 
 def output_schema():
-    """One row type for valid and rejected records (``kind`` tells them apart), split after the map.
+    """The wide row type: ``kind``, ``source``, ``record_number``, ``id``, the features, ``reason``,
+    ``message``, ``chunk``. Its feature fields give the Spark types of the feature columns
+    (:func:`validated_features_schema` takes them from here).
 
     Feature column types are the core's own (``compute_features`` of nothing gives the dtypes).
     """
@@ -118,19 +139,72 @@ def output_schema():
     return StructType(fields)
 
 
-def featurise_ranges(frames: Iterator) -> Iterator:
-    """``mapInPandas`` body: every record of every byte range in ``frames`` (path, chunk, start, end).
+#: Columns of the narrow rows the map gives Spark (see :func:`featurise_ranges`).
+_ROW_COLUMNS = ("kind", "source", "chunk", "record_number", "id", "reason", "message", "part", "valid", "rejected")
 
-    Records are numbered within their range here; :func:`run` adds the records of the earlier ranges.
+
+def _rows_schema():
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    types = {"kind": StringType(), "source": StringType(), "id": StringType(), "reason": StringType(),
+             "message": StringType()}
+    required = {"kind", "source", "chunk", "record_number"}
+    return StructType([StructField(name, types.get(name, LongType()), name in required) for name in _ROW_COLUMNS])
+
+
+def _part_name(file_index: int, chunk: int, part: int) -> str:
+    """The features file of one batch: names sort in file, range and batch order."""
+    return f"part-{file_index:05d}-{chunk:05d}-{part:04d}.parquet"
+
+
+def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str) -> Iterator:
+    """``mapInPandas`` body: ``frames`` hold indexes into ``ranges`` (file index, path, chunk, start, end, cut).
+
+    The valid records of a range are featurised in batches of :data:`BATCH_RECORDS`, and each batch is
+    written by this task to ``FOLDER/part-FFFFF-CCCCC-PPPP.parquet`` (``id`` + the features, with
+    :func:`pipeline.tables.write_parquet`, atomic: a retried task rewrites the same names). What goes back
+    to Spark is narrow: one ``rejected`` row per rejection, one ``range`` row of counts (``record_number``:
+    records read, ``valid``, ``rejected``, ``reason``: a whole-file error), and, for a file cut into
+    several ranges, one ``valid`` row (``record_number``, ``id``, ``part``) per record for the duplicate
+    check. Records are numbered within their range here; :func:`run` adds the records of earlier ranges.
     """
+    from pipeline.tables import features_table, write_parquet
+
     for frame in frames:
-        for path, chunk, start, end in frame[["path", "chunk", "start", "end"]].itertuples(index=False):
-            for valid, rejected in _range_batches(path, int(start), int(end)):
-                # Valid and rejected rows go in separate frames: a column never mixes numbers and nulls.
-                if valid:
-                    yield _valid_frame(path, valid).assign(chunk=chunk)
-                if rejected:
-                    yield _rejected_frame(path, rejected).assign(chunk=chunk)
+        for index in frame["id"]:
+            file_index, path, chunk, start, end, cut = ranges[int(index)]
+            records = valid = rejected = 0
+            error = None
+            for part, (kept, dropped) in enumerate(_range_batches(path, int(start), int(end))):
+                if kept:
+                    features = compute_features([r.sequence for r in kept])
+                    table = features_table([r.id for r in kept], {name: features[name] for name in feature_names()})
+                    write_parquet(table, Path(folder) / _part_name(file_index, chunk, part))
+                    valid += len(kept)
+                    records = max(records, kept[-1].number)
+                    if cut:
+                        yield _rows("valid", path, chunk, record_number=[r.number for r in kept],
+                                    id=[r.id for r in kept], part=part)
+                if dropped:
+                    numbers, ids, reasons, messages = zip(*dropped, strict=True)
+                    records = max(records, *numbers)
+                    rejected += sum(1 for n in numbers if n != WHOLE_FILE)
+                    error = next((r for n, r in zip(numbers, reasons, strict=True) if n == WHOLE_FILE), error)
+                    yield _rows("rejected", path, chunk, record_number=list(numbers), id=list(ids),
+                                reason=list(reasons), message=list(messages))
+            yield _rows("range", path, chunk, record_number=[records], reason=[error], valid=[valid],
+                        rejected=[rejected])
+
+
+def _rows(kind: str, path: str, chunk: int, **columns):
+    """A frame of narrow rows: ``columns`` given, the others null."""
+    import pandas as pd
+
+    frame = pd.DataFrame(columns).assign(kind=kind, source=path, chunk=chunk)
+    for name in _ROW_COLUMNS:
+        if name not in frame:
+            frame[name] = None
+    return frame[list(_ROW_COLUMNS)]
 
 
 def _range_batches(path: str, start: int, end: int) -> Iterator[tuple[list[Record], list[tuple]]]:
@@ -150,27 +224,6 @@ def _range_batches(path: str, start: int, end: int) -> Iterator[tuple[list[Recor
     except FastaFormatError as error:  # the file as a whole: one quarantine row, the other files go on
         rejected.append((WHOLE_FILE, None, error.code, str(error)))
     yield valid, rejected
-
-
-def _valid_frame(path: str, records: list[Record]):
-    import pandas as pd
-
-    features = compute_features([r.sequence for r in records])
-    frame = pd.DataFrame({"kind": "valid", "source": path, "record_number": [r.number for r in records],
-                          "id": [r.id for r in records], **{name: features[name] for name in feature_names()}})
-    frame["reason"] = frame["message"] = None
-    return frame
-
-
-def _rejected_frame(path: str, rejected: list[tuple]):
-    import pandas as pd
-
-    frame = pd.DataFrame(rejected, columns=["record_number", "id", "reason", "message"])
-    frame.insert(0, "kind", "rejected")
-    frame.insert(1, "source", path)
-    for name in feature_names():
-        frame[name] = None
-    return frame[["kind", "source", "record_number", "id", *feature_names(), "reason", "message"]]
 
 
 #: Columns a features row carries from its validated record, before the features.
@@ -238,22 +291,22 @@ def featurise_validated(validated: str, output: str, spark=None) -> dict:
     dict
         ``{"validated", "features", "rows", "species"}``.
     """
-    from pipeline import lake
-    from pipeline.tables import write_parquet
+    from pipeline.lake import spark_location
+    from pipeline.storage import replaced_partition
 
     spark = spark or spark_session()
-    records = spark.read.parquet(validated).select(*KEY_COLUMNS, "sequence")
+    records = spark.read.parquet(spark_location(validated)).select(*KEY_COLUMNS, "sequence")
     rows_in = records.count()
     species = [r["species"] for r in records.select("species").distinct().collect()]
     by_species = bool(species) and None not in species
-    with replaced_folder(lake.local_path(output)) as staging:
+    with replaced_partition(output) as staging:
         if not rows_in:  # Spark writes no file for no rows; readers still need the schema
-            write_parquet(featurise_validated_table(None), staging / "part-00000.parquet")
+            staging.write_parquet(featurise_validated_table(None), "part-00000.parquet")
             return {"validated": validated, "features": output, "rows": 0, "species": []}
         featured = records.mapInPandas(_featurise_frames, schema=validated_features_schema())
         writer = featured.write.mode("overwrite")
-        (writer.partitionBy("species") if by_species else writer).parquet(str(staging))
-        rows_out = spark.read.parquet(str(staging)).count()
+        (writer.partitionBy("species") if by_species else writer).parquet(spark_location(staging.uri))
+        rows_out = spark.read.parquet(spark_location(staging.uri)).count()
         if rows_out != rows_in:
             raise RuntimeError(f"{validated}: {rows_in} validated records but {rows_out} feature rows: "
                                f"not publishing {output}")
@@ -277,6 +330,8 @@ def spark_session(master: str | None = "local[*]"):
 def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split_bytes: int = SPLIT_BYTES) -> dict:
     """Featurise ``inputs`` into ``OUTPUT/date=LOGICAL_DATE/``, replacing that partition whole.
 
+    A file given twice is read once.
+
     Returns
     -------
     dict
@@ -286,92 +341,190 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
     Raises
     ------
     RuntimeError
-        When a file's records do not reconcile (records != valid + quarantined): nothing is published.
+        When a file's records do not reconcile (records != valid + quarantined), or the rows written
+        are not those counted: nothing is published.
     """
-    from pyspark.sql import functions as F
-
     Date.fromisoformat(logical_date)
     output = output.removeprefix("file://")  # the local lake; abfss:// comes with the azure profile
     spark = spark or spark_session()
-    paths = [str(Path(p).resolve()) for p in inputs]
-    ranges = [(path, chunk, start, end) for path in paths
-              for chunk, (start, end) in enumerate(plan_ranges(path, split_bytes))]
-    tasks = spark.createDataFrame(ranges, "path string, chunk long, start long, end long")
-    # Cached: the features are computed once, whatever reads them after (numbering, summary, writes).
-    mapped = tasks.repartition(max(len(ranges), 1)).mapInPandas(featurise_ranges, schema=output_schema()).cache()
-    rows = _reject_later_duplicates(_number_across_ranges(mapped))
+    paths = list(dict.fromkeys(str(Path(p).resolve()) for p in inputs))
+    cores = max(spark.sparkContext.defaultParallelism, 1)
+    ranges = []
+    for file_index, path in enumerate(paths):
+        cuts = plan_ranges(path, _range_bytes(os.path.getsize(path), split_bytes, cores))
+        ranges += [(file_index, path, chunk, start, end, len(cuts) > 1) for chunk, (start, end) in enumerate(cuts)]
     target = Path(output) / f"date={logical_date}"
-    try:
-        with replaced_folder(target) as staging:
-            summary = _summary(rows, paths, logical_date)
-            (rows.filter(F.col("kind") == "valid").select("id", *feature_names())
-             .write.mode("overwrite").parquet(str(staging)))
-            (rows.filter(F.col("kind") == "rejected").select(*QUARANTINE_COLUMNS)
-             .write.mode("overwrite").parquet(str(staging / "_quarantine")))
-            summary["partition"] = str(target)
-            (staging / "_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
-    finally:
-        mapped.unpersist()
+    with replaced_folder(target) as staging:
+        # One partition per range, in order; the features are written by the map, the narrow rows cached.
+        body = partial(featurise_ranges, ranges=ranges, folder=str(staging))
+        rows = (spark.range(len(ranges), numPartitions=max(len(ranges), 1))
+                .mapInPandas(body, schema=_rows_schema()).cache())
+        later = None
+        try:
+            counts = {(r["source"], r["chunk"]): r for r in rows.filter(rows.kind == "range").select(
+                "source", "chunk", "record_number", "reason", "valid", "rejected").collect()}
+            offsets = _number_across_ranges(counts)
+            later, later_per_file = _reject_later_duplicates(rows, offsets, spark, any(r[-1] for r in ranges))
+            summary = _summary(counts, later_per_file, paths, logical_date)
+            _write_quarantine(rows, later, offsets, str(staging / "_quarantine"))
+            if later is not None:
+                _drop_later_duplicates(later, sum(later_per_file.values()), {p: i for i, p in enumerate(paths)},
+                                       staging)
+            if not summary["valid"] and not any(staging.glob("part-*.parquet")):
+                _write_empty_features(staging)
+            _check_written(staging, summary, sum(1 for r in counts.values() if r["reason"]), logical_date)
+        finally:
+            rows.unpersist()
+            if later is not None:
+                later.unpersist()
+        summary["partition"] = str(target)
+        (staging / "_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     return summary
 
 
-def _number_across_ranges(rows):
-    """File-wide record numbers: a range's own numbers plus the records of the file's earlier ranges.
+def _number_across_ranges(counts: dict) -> dict[tuple[str, int], int]:
+    """File-wide record numbers: the offset of each (source, chunk), the records of the file's earlier ranges.
 
-    Only the small table of per-range counts moves (broadcast); the feature rows stay where they are.
+    From the per-range counts alone (one row per range, on the driver): no feature row moves.
     """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    counts = rows.groupBy("source", "chunk").agg(F.max("record_number").alias("in_chunk"))
-    earlier = Window.partitionBy("source").orderBy("chunk").rowsBetween(Window.unboundedPreceding, -1)
-    offsets = counts.select("source", "chunk", F.coalesce(F.sum("in_chunk").over(earlier), F.lit(0)).alias("offset"))
-    numbered = rows.join(F.broadcast(offsets), ["source", "chunk"]).withColumn(
-        "record_number", F.when(F.col("record_number") == WHOLE_FILE, WHOLE_FILE)
-        .otherwise(F.col("record_number") + F.col("offset")))
-    return numbered.drop("offset")
+    offsets: dict[tuple[str, int], int] = {}
+    read: dict[str, int] = {}
+    for source, chunk in sorted(counts):
+        offsets[source, chunk] = read.get(source, 0)
+        read[source] = offsets[source, chunk] + counts[source, chunk]["record_number"]
+    return offsets
 
 
-def _reject_later_duplicates(rows):
+def _reject_later_duplicates(rows, offsets: dict, spark, any_cut: bool):
     """The reader keeps the first valid record of an ID within its range; across ranges, the same rule.
 
-    The IDs kept more than once are found on a narrow projection (source, id, number), then joined back
-    by broadcast: the wide feature rows are never shuffled.
+    Only files cut into ranges have ``valid`` rows; their (source, id) pairs are counted first, and only
+    when an ID is kept in two ranges are the later records found, with file-wide numbers.
+
+    Returns
+    -------
+    tuple
+        The later records (source, chunk, part, record_number, id, first_number), cached, or ``None``;
+        and their count per file.
     """
     from pyspark.sql import functions as F
 
-    repeated = (rows.filter(F.col("kind") == "valid").groupBy("source", "id")
-                .agg(F.min("record_number").alias("first_number"), F.count("*").alias("kept"))
-                .filter(F.col("kept") > 1).drop("kept"))
-    marked = rows.join(F.broadcast(repeated), ["source", "id"], "left")
-    later = (F.col("kind") == "valid") & F.col("first_number").isNotNull() & (
-        F.col("record_number") > F.col("first_number"))
-    message = F.format_string("record %d '%s': duplicate ID: record %d has it", F.col("record_number"),
-                              F.col("id"), F.col("first_number"))
-    feature_nulls = {name: F.when(later, F.lit(None)).otherwise(F.col(name)) for name in feature_names()}
-    return (marked.withColumns(feature_nulls)
-            .withColumn("reason", F.when(later, F.lit("duplicate_id")).otherwise(F.col("reason")))
-            .withColumn("message", F.when(later, message).otherwise(F.col("message")))
-            .withColumn("kind", F.when(later, F.lit("rejected")).otherwise(F.col("kind")))
-            .drop("first_number"))
+    if not any_cut:
+        return None, {}
+    valid = rows.filter(F.col("kind") == "valid").select("source", "chunk", "part", "record_number", "id")
+    repeated = valid.groupBy("source", "id").count().filter(F.col("count") > 1)
+    per_file = {r["source"]: int(r["later"]) for r in repeated.groupBy("source").agg(
+        F.sum(F.col("count") - 1).alias("later")).collect()}
+    if not per_file:
+        return None, {}
+    shifts = spark.createDataFrame([(source, chunk, offset) for (source, chunk), offset in offsets.items()],
+                                   "source string, chunk long, offset long")
+    numbered = (valid.join(F.broadcast(shifts), ["source", "chunk"])
+                .withColumn("record_number", F.col("record_number") + F.col("offset")).drop("offset"))
+    first = (numbered.join(repeated.select("source", "id"), ["source", "id"])
+             .groupBy("source", "id").agg(F.min("record_number").alias("first_number")))
+    later = numbered.join(first, ["source", "id"]).filter(F.col("record_number") > F.col("first_number"))
+    return later.cache(), per_file
 
 
-def _summary(rows, paths: list[str], logical_date: str) -> dict:
-    """Counts per file, and the reconciliation: every record numbered by the parser is accounted for."""
+#: The record numbers in the reader's messages: ``record N 'id': ...`` and ``duplicate ID: record N has it (...)``.
+_MESSAGE_NUMBER = re.compile(r"^record (\d+)")
+_FIRST_NUMBER = re.compile(r"duplicate ID: record (\d+)( has it \((?:identical|different) sequence\))$")
+
+
+def _renumber(frames: Iterator, offsets: dict) -> Iterator:
+    """``mapInPandas`` body: rejected rows with file-wide numbers, in the column and in the message."""
+    for frame in frames:
+        numbers, messages = [], []
+        for source, chunk, number, message in frame[["source", "chunk", "record_number", "message"]].itertuples(
+                index=False):
+            offset = offsets[source, chunk]
+            numbers.append(number if number == WHOLE_FILE else number + offset)
+            messages.append(_shift_numbers(message, offset) if offset else message)
+        yield frame.assign(record_number=numbers, message=messages)[list(QUARANTINE_COLUMNS)]
+
+
+def _shift_numbers(message: str, offset: int) -> str:
+    message = _MESSAGE_NUMBER.sub(lambda m: f"record {int(m[1]) + offset}", message, count=1)
+    return _FIRST_NUMBER.sub(lambda m: f"duplicate ID: record {int(m[1]) + offset}{m[2]}", message, count=1)
+
+
+def _write_quarantine(rows, later, offsets: dict, folder: str) -> None:
+    """Rejections with file-wide numbers, and the records rejected as IDs kept in an earlier range."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    rejected = rows.filter(F.col("kind") == "rejected").select(*QUARANTINE_COLUMNS, "chunk")
+    if any(offsets.values()):  # some file was cut: its later ranges' numbers move
+        schema = StructType([_rows_schema()[name] for name in QUARANTINE_COLUMNS])
+        rejected = rejected.mapInPandas(partial(_renumber, offsets=offsets), schema=schema)
+    else:
+        rejected = rejected.drop("chunk")
+    if later is not None:
+        message = F.format_string("record %d '%s': duplicate ID: record %d has it", F.col("record_number"),
+                                  F.col("id"), F.col("first_number"))
+        rejected = rejected.unionByName(later.select("source", "record_number", "id",
+                                                     F.lit("duplicate_id").alias("reason"), message.alias("message")))
+    rejected.write.mode("overwrite").parquet(folder)
+
+
+def _drop_later_duplicates(later, expected: int, file_index: dict[str, int], folder: Path) -> None:
+    """Rewrite the features files that hold a record rejected as a later duplicate, without it (in tasks)."""
     from pyspark.sql import functions as F
 
-    per_file = {r["source"]: r.asDict() for r in rows.groupBy("source").agg(
-        F.sum(F.when(F.col("kind") == "valid", 1).otherwise(0)).alias("valid"),
-        F.sum(F.when((F.col("kind") == "rejected") & (F.col("record_number") > WHOLE_FILE), 1).otherwise(0))
-        .alias("quarantined"),
-        F.max("record_number").alias("records"),
-        F.max(F.when(F.col("record_number") == WHOLE_FILE, F.col("reason"))).alias("file_error"),
-    ).collect()}
+    def rewrite(frames: Iterator) -> Iterator:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        from pipeline.tables import write_parquet
+
+        for frame in frames:
+            for source, chunk, part, ids in frame.itertuples(index=False):
+                path = folder / _part_name(file_index[source], chunk, part)
+                table = pq.read_table(path)
+                kept = table.filter(pc.invert(pc.is_in(table["id"], value_set=pa.array(list(ids), pa.string()))))
+                write_parquet(kept, path)
+                yield pd.DataFrame({"removed": [table.num_rows - kept.num_rows]})
+
+    files = later.groupBy("source", "chunk", "part").agg(F.collect_list("id").alias("ids"))
+    removed = files.mapInPandas(rewrite, schema="removed long").agg(F.sum("removed")).first()[0]
+    if removed != expected:
+        raise RuntimeError(f"{expected} records rejected as later duplicates but {removed} feature rows removed")
+
+
+def _check_written(folder: Path, summary: dict, file_errors: int, logical_date: str) -> None:
+    """What is about to be published holds the rows counted, from the Parquet footers: feature rows =
+    valid, quarantine rows = quarantined + one per whole-file error."""
+    import pyarrow.parquet as pq
+
+    features = sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("part-*.parquet"))
+    quarantine = sum(pq.ParquetFile(p).metadata.num_rows for p in (folder / "_quarantine").glob("part-*.parquet"))
+    if (features, quarantine) != (summary["valid"], summary["quarantined"] + file_errors):
+        raise RuntimeError(f"{features} feature rows and {quarantine} quarantine rows written for "
+                           f"{summary['valid']} valid and {summary['quarantined']} quarantined records "
+                           f"(+ {file_errors} whole-file errors): not publishing date={logical_date}")
+
+
+def _write_empty_features(folder: Path) -> None:
+    """No valid record at all: one features file with the schema and no rows, for readers."""
+    from pipeline.tables import features_table, write_parquet
+
+    empty = compute_features([])
+    write_parquet(features_table([], {name: empty[name] for name in feature_names()}), folder / _part_name(0, 0, 0))
+
+
+def _summary(counts: dict, later_per_file: dict[str, int], paths: list[str], logical_date: str) -> dict:
+    """Counts per file, and the reconciliation: every record numbered by the parser is accounted for."""
     files = []
     for path in paths:
-        counts = per_file.get(path, {"valid": 0, "quarantined": 0, "records": 0, "file_error": None})
-        entry = {"path": path, "records": int(counts["records"] or 0), "valid": int(counts["valid"]),
-                 "quarantined": int(counts["quarantined"]), "file_error": counts["file_error"]}
+        mine = [counts[key] for key in sorted(counts) if key[0] == path]
+        later = later_per_file.get(path, 0)
+        entry = {"path": path, "records": sum(r["record_number"] for r in mine),
+                 "valid": sum(r["valid"] for r in mine) - later,
+                 "quarantined": sum(r["rejected"] for r in mine) + later,
+                 "file_error": next((r["reason"] for r in mine if r["reason"]), None)}
         if entry["records"] != entry["valid"] + entry["quarantined"]:
             raise RuntimeError(f"{path}: {entry['records']} records read but {entry['valid']} valid + "
                                f"{entry['quarantined']} quarantined: not publishing date={logical_date}")

@@ -10,7 +10,7 @@ import pytest
 
 from coding_potential.features import compute_features
 from pipeline import lake, steps
-from pipeline.tables import read_partition
+from pipeline.storage import read_partition
 
 DAY = "2026-02-03"
 GOOD = "ATGGCCAAGTTTGGCGCATAA" * 12  # 252 nt
