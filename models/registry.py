@@ -244,7 +244,11 @@ def _download_version(name: str, version: str, cache: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=cache.parent, prefix=f".{version}."))
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(staging))
-        staging.rename(cache)
+        try:
+            staging.rename(cache)
+        except OSError:  # another task cached the same version meanwhile: its copy is as good
+            if not cache.is_dir():
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
