@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: env azurite demo test lint clean-var
+.PHONY: env azurite demo test lint clean-var airflow
 
 env: $(STAMP)
 
@@ -39,6 +39,10 @@ lint: env
 
 test: lint azurite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Airflow's API server (UI), scheduler and DAG processor on 127.0.0.1 until Ctrl-C, for backfills by hand.
+airflow: env
+	$(BIN)/python -m pipeline.airflow_services
 
 clean-var:
 	rm -rf var

@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -605,3 +606,44 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
     """Send ``signum`` to the process's group (it leads one: ``start_new_session``), if it still exists."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
+
+
+#: What a second shell needs to reach the same deployment with the ``airflow`` command.
+_EXPORTED = ("AIRFLOW", "CODING_POTENTIAL", "MLFLOW", "PYTHONPATH", "PYSPARK")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pipeline.airflow_services``: serve Airflow on loopback until Ctrl-C (``make airflow``).
+
+    Prints the UI's address and an ``env`` file to source in another shell, so that ``airflow backfill
+    create ...`` talks to the same home and database.
+    """
+    import argparse
+
+    from coding_potential import config
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.airflow_services", description=main.__doc__)
+    parser.add_argument("--var", type=Path, default=config.var_dir(), help="run-time folder (default: var/)")
+    options = parser.parse_args(argv)
+    services = AirflowServices(options.var, dag_ids=(SCORING_DAG,))
+    env_file = services.home / "services" / "env"
+    with services:
+        env_file.write_text("".join(f"export {name}={shlex.quote(value)}\n"
+                                    for name, value in sorted(services.env.items()) if name.startswith(_EXPORTED)))
+        services.unpause(SCORING_DAG)  # a backfill of a paused DAG would wait forever
+        print(f"Airflow UI: {services.base_url}/dags/{SCORING_DAG} (no login: every user is admin)")
+        print(f"In another shell: . .venv/bin/activate && . {env_file}")
+        print("then e.g. airflow backfill create --dag-id coding_potential_scoring "
+              "--from-date 2026-01-01 --to-date 2026-01-03")
+        print(f"Logs: {services.log_dir}/. Ctrl-C stops the three services.", flush=True)
+        try:
+            while True:
+                services._check_alive()
+                time.sleep(2)
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

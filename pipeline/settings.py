@@ -59,3 +59,11 @@ def features_engine() -> str:
     if name not in FEATURE_ENGINES:
         raise ValueError(f"unknown features engine {name!r}; available: {', '.join(FEATURE_ENGINES)}")
     return name
+
+
+def spark_master() -> str | None:
+    """Spark master of the pipeline's jobs: ``$CODING_POTENTIAL_SPARK_MASTER`` (default ``local[*]``);
+    ``None`` (the cluster's own session) in the ``azure`` profile, where the job runs on Databricks."""
+    if profile() == "azure":
+        return None
+    return os.environ.get("CODING_POTENTIAL_SPARK_MASTER") or "local[*]"

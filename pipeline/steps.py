@@ -155,7 +155,13 @@ def build_features(date: str, dataset: str, lake: str | None = None, engine: str
     features = lake_layout.partition("features", dataset, date, lake)
     engine = engine or settings.features_engine()
     if engine == "spark":
-        result = features_job.featurise_validated(validated, features)
+        master = settings.spark_master()
+        spark = features_job.spark_session(master)
+        try:
+            result = features_job.featurise_validated(validated, features, spark)
+        finally:
+            if master:  # a local JVM of this task's own; a cluster's session is left alone
+                spark.stop()
     elif engine == "inprocess":
         featured = features_job.featurise_validated_table(storage.read_partition(validated))
         with storage.replaced_partition(features) as staging:
