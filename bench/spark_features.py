@@ -8,9 +8,13 @@ For 1k, 10k and 100k real transcripts (the human training files, repeated with n
 
 A one-record input measures each path's fixed start-up. The report gives wall time (median), records/s,
 and the per-record cost after start-up, (wall - start-up) / records, which should stay flat from 10k to
-100k. Results: ``var/bench/spark/results/{spark_features.json,spark_features.md,spark_features.png}``.
+100k. The start-up and runs of up to 10,000 records are repeated at least ``--small-repeats`` times (at
+10k a second of noise is 100 µs per record), and all runs are taken in rounds (start-up, 1k, 10k,
+100k, again), so that a change of load during the benchmark falls on every size alike. Results:
+``var/bench/spark/results/{spark_features.json,spark_features.md,spark_features.png}`` (every wall time
+and the load averages before and after are in the JSON).
 
-Run: ``.venv/bin/python bench/spark_features.py [--repeats 3] [--sizes 1000 10000 100000]``
+Run: ``.venv/bin/python bench/spark_features.py [--repeats 3] [--small-repeats 5] [--sizes 1000 10000 100000]``
 """
 
 from __future__ import annotations
@@ -69,36 +73,51 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--small-repeats", type=int, default=5,
+                        help="at least this many runs for the start-up and for sizes up to 10,000 records")
     parser.add_argument("--shared", type=Path,
                         default=Path(os.environ.get("CODING_POTENTIAL_SHARED", REPO_ROOT.parent / "shared")))
     options = parser.parse_args(argv)
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYTHONPATH": str(REPO_ROOT)}
     inputs = OUT / "input"
     work = OUT / "work"
-    startup: dict[str, float] = {}
-    one = build_input(1, options.shared, inputs)
-    for tool, command in commands(one, work).items():
-        startup[tool] = statistics.median(timed(command, env) for _ in range(options.repeats))
-        print(f"{tool}: start-up {startup[tool]:.2f} s", flush=True)
+    load_before = os.getloadavg()
+    small = max(options.repeats, options.small_repeats)
+    # Runs per size (1: the start-up), taken in rounds, so that a change of load over the minutes the
+    # benchmark lasts falls on every size alike, not on the start-up alone.
+    runs = {1: small, **{size: small if size <= 10_000 else options.repeats for size in options.sizes}}
+    fastas = {size: build_input(size, options.shared, inputs) for size in runs}
+    walls: dict[tuple[str, int], list[float]] = {}
+    for round_ in range(max(runs.values())):
+        for size, count in runs.items():
+            if round_ < count:
+                for tool, command in commands(fastas[size], work).items():
+                    walls.setdefault((tool, size), []).append(timed(command, env))
+        print(f"round {round_ + 1}: " + ", ".join(f"{tool} {size:,}: {times[-1]:.2f} s"
+                                                  for (tool, size), times in walls.items()
+                                                  if len(times) == round_ + 1), flush=True)
+    startup = {tool: statistics.median(times) for (tool, size), times in walls.items() if size == 1}
     rows = []
-    for size in options.sizes:
-        fasta = build_input(size, options.shared, inputs)
-        for tool, command in commands(fasta, work).items():
-            walls = [timed(command, env) for _ in range(options.repeats)]
-            wall = statistics.median(walls)
-            rows.append({"tool": tool, "records": size, "wall_s": wall, "walls_s": walls,
-                         "startup_s": startup[tool], "records_per_s": size / wall,
-                         "us_per_record_after_startup": 1e6 * max(wall - startup[tool], 0.0) / size})
-            print(f"{tool}: {size:,} records in {wall:.2f} s", flush=True)
+    for (tool, size), times in walls.items():
+        if size == 1:
+            continue
+        wall = statistics.median(times)
+        rows.append({"tool": tool, "records": size, "wall_s": wall, "walls_s": times,
+                     "startup_s": startup[tool], "startup_walls_s": walls[tool, 1], "records_per_s": size / wall,
+                     "us_per_record_after_startup": 1e6 * max(wall - startup[tool], 0.0) / size})
+    rows.sort(key=lambda r: (r["records"], r["tool"] != "spark local[2]"))
     shutil.rmtree(work, ignore_errors=True)
-    report(rows, startup)
+    load = {"before": load_before, "after": os.getloadavg()}
+    print(f"load averages (1, 5, 15 min): before {load['before']}, after {load['after']}")
+    report(rows, startup, load)
     return 0
 
 
-def report(rows: list[dict], startup: dict[str, float]) -> None:
+def report(rows: list[dict], startup: dict[str, float], load: dict[str, tuple[float, ...]]) -> None:
     results = OUT / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / "spark_features.json").write_text(json.dumps({"startup_s": startup, "runs": rows}, indent=2))
+    (results / "spark_features.json").write_text(json.dumps({"startup_s": startup, "runs": rows, "load": load},
+                                                            indent=2))
     lines = ["| path | records | wall (s, median) | start-up (s) | records/s | µs/record after start-up |",
              "|---|---|---|---|---|---|"]
     lines += [f"| {r['tool']} | {r['records']:,} | {r['wall_s']:.2f} | {r['startup_s']:.2f} | "

@@ -1,13 +1,15 @@
 """Spark job: parse → validate → features of FASTA files, with the core's functions (no second copy).
 
-Each input file, or each range of a large plain file cut at record starts (at most ~32 MB, and at least
-one per core), is read by one task with :func:`coding_potential.fasta.read_records`, featurised in
-batches by :func:`coding_potential.features.compute_features` inside ``mapInPandas``, and written by
-that task with the single-process path's Parquet writer, so the driver never holds a file and the wide
-feature rows never pass through the JVM. Spark gets narrow rows only (rejections, per-range counts, and
-the IDs of cut files), from which it numbers records file-wide, rejects IDs kept in two ranges, writes
-the quarantine and checks the counts. The output for a logical date is one partition folder, swapped
-in whole::
+Each input file, or each range of a large plain file cut at record starts (ranges of at most ~32 MB,
+in whole waves for the cores), is read by one task with :func:`coding_potential.fasta.read_records`,
+featurised in batches by :func:`coding_potential.features.compute_features` inside ``mapInPandas``,
+and written by that task with the single-process path's Parquet writer: the driver never holds a file
+and the wide feature rows never pass through the JVM (Spark's own Parquet writer cost more CPU than the
+features themselves). Spark gets narrow rows only (rejections, per-range counts, and the IDs of cut
+files with their hashes), from which it numbers records file-wide, rejects IDs kept in two ranges,
+writes the quarantine and checks the counts against the files written. The output folder must be a
+file system path the tasks can write (local, or a mount on a cluster). The output for a logical date
+is one partition folder, swapped in whole::
 
     OUTPUT/date=YYYY-MM-DD/part-*.parquet       features: ``id`` + the feature columns (the schema of
                                                 ``coding-potential features``)
@@ -45,9 +47,14 @@ WHOLE_FILE = 0
 #: A plain FASTA file larger than this is cut, at record starts, into ranges of about this size, one
 #: task each; gzip, UTF-16 and CR-only files are read whole by one task (they cannot be cut).
 SPLIT_BYTES = 32 * 1024 * 1024
-#: A file smaller than ``SPLIT_BYTES`` is still cut so that every core gets a range, but not into
-#: ranges smaller than this.
-MIN_RANGE_BYTES = 1024 * 1024
+#: A file is cut into more ranges than ``SPLIT_BYTES`` asks for (to give every core a range, in whole
+#: waves) only where each range stays at least this large: below, another Python worker and the IDs
+#: sent for the duplicate check cost about what the second core saves (measured at 10k records, 20 MB).
+MIN_RANGE_BYTES = 16 * 1024 * 1024
+#: Up to this many bytes of cut files, the duplicate check starts from 64-bit hashes of the IDs that
+#: each range sends with its counts (8 bytes a record on the driver): no Spark job unless two ranges
+#: share a hash. Above, it is a Spark aggregation of the IDs.
+HASHED_BYTES = 8 * 1024**3
 
 
 def plan_ranges(path: str, split_bytes: int = SPLIT_BYTES) -> list[tuple[int, int]]:
@@ -85,8 +92,8 @@ def _next_record_start(handle, position: int, size: int) -> int:
 
 def _range_bytes(size: int, split_bytes: int, cores: int) -> int:
     """The cut size for a file of ``size`` bytes: at most ``split_bytes``, and whole waves of ranges for
-    ``cores`` (a 20 MB file gives two ranges on two cores, a 150 MB one six of 25 MB, not five of 32 MB
-    and a last wave on one core), but no range under :data:`MIN_RANGE_BYTES` for that."""
+    ``cores`` (a 150 MB file gives six ranges of 25 MB on two cores, not five of 32 MB with a last wave
+    on one core), but no range under :data:`MIN_RANGE_BYTES` for that."""
     asked = -(-size // split_bytes)
     waves = -(-asked // cores) * cores
     pieces = max(asked, min(waves, size // MIN_RANGE_BYTES), 1)
@@ -140,16 +147,17 @@ def output_schema():
 
 
 #: Columns of the narrow rows the map gives Spark (see :func:`featurise_ranges`).
-_ROW_COLUMNS = ("kind", "source", "chunk", "record_number", "id", "reason", "message", "part", "valid", "rejected")
+_ROW_COLUMNS = ("kind", "source", "chunk", "record_number", "id", "reason", "message", "part", "valid", "rejected",
+                "hashes")
 
 
 def _rows_schema():
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
+    from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
-    types = {"kind": StringType(), "source": StringType(), "id": StringType(), "reason": StringType(),
-             "message": StringType()}
+    strings = {"kind", "source", "id", "reason", "message"}
     required = {"kind", "source", "chunk", "record_number"}
-    return StructType([StructField(name, types.get(name, LongType()), name in required) for name in _ROW_COLUMNS])
+    return StructType([StructField(name, BinaryType() if name == "hashes" else StringType() if name in strings
+                                   else LongType(), name not in required) for name in _ROW_COLUMNS])
 
 
 def _part_name(file_index: int, chunk: int, part: int) -> str:
@@ -157,7 +165,7 @@ def _part_name(file_index: int, chunk: int, part: int) -> str:
     return f"part-{file_index:05d}-{chunk:05d}-{part:04d}.parquet"
 
 
-def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str) -> Iterator:
+def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str, hash_ids: bool = False) -> Iterator:
     """``mapInPandas`` body: ``frames`` hold indexes into ``ranges`` (file index, path, chunk, start, end, cut).
 
     The valid records of a range are featurised in batches of :data:`BATCH_RECORDS`, and each batch is
@@ -166,7 +174,8 @@ def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str) -> 
     to Spark is narrow: one ``rejected`` row per rejection, one ``range`` row of counts (``record_number``:
     records read, ``valid``, ``rejected``, ``reason``: a whole-file error), and, for a file cut into
     several ranges, one ``valid`` row (``record_number``, ``id``, ``part``) per record for the duplicate
-    check. Records are numbered within their range here; :func:`run` adds the records of earlier ranges.
+    check, and with ``hash_ids`` the 64-bit hashes of the valid IDs in the range row (``hashes``).
+    Records are numbered within their range here; :func:`run` adds the records of earlier ranges.
     """
     from pipeline.tables import features_table, write_parquet
 
@@ -175,6 +184,7 @@ def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str) -> 
             file_index, path, chunk, start, end, cut = ranges[int(index)]
             records = valid = rejected = 0
             error = None
+            hashes: list[bytes] = []
             for part, (kept, dropped) in enumerate(_range_batches(path, int(start), int(end))):
                 if kept:
                     features = compute_features([r.sequence for r in kept])
@@ -183,8 +193,10 @@ def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str) -> 
                     valid += len(kept)
                     records = max(records, kept[-1].number)
                     if cut:
-                        yield _rows("valid", path, chunk, record_number=[r.number for r in kept],
-                                    id=[r.id for r in kept], part=part)
+                        ids = [r.id for r in kept]
+                        yield _rows("valid", path, chunk, record_number=[r.number for r in kept], id=ids, part=part)
+                        if hash_ids:
+                            hashes.append(_id_hashes(ids))
                 if dropped:
                     numbers, ids, reasons, messages = zip(*dropped, strict=True)
                     records = max(records, *numbers)
@@ -193,7 +205,15 @@ def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str) -> 
                     yield _rows("rejected", path, chunk, record_number=list(numbers), id=list(ids),
                                 reason=list(reasons), message=list(messages))
             yield _rows("range", path, chunk, record_number=[records], reason=[error], valid=[valid],
-                        rejected=[rejected])
+                        rejected=[rejected], hashes=[b"".join(hashes) if cut and hash_ids else None])
+
+
+def _id_hashes(ids: list[str]) -> bytes:
+    """64-bit hashes of IDs, the same in every worker (pandas' fixed-key hash, not Python's ``hash``)."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.util.hash_array(np.asarray(ids, dtype=object)).astype("<u8").tobytes()
 
 
 def _rows(kind: str, path: str, chunk: int, **columns):
@@ -315,7 +335,12 @@ def featurise_validated(validated: str, output: str, spark=None) -> dict:
 
 
 def spark_session(master: str | None = "local[*]"):
-    """A Spark session; ``master=None`` takes the cluster's (Databricks). Local runs stay on loopback."""
+    """A Spark session; ``master=None`` takes the cluster's (Databricks). Local runs stay on loopback.
+
+    A local driver JVM compiles with C1 only (``-XX:TieredStopAtLevel=1``): a run lasts seconds to
+    minutes and its heavy work is in the Python workers, so C2's compile time is not paid back (it cut
+    about 3 s of JVM CPU from a 100k-record run on two cores).
+    """
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("coding-potential-features")
@@ -323,7 +348,8 @@ def spark_session(master: str | None = "local[*]"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = (builder.master(master).config("spark.driver.host", "127.0.0.1")
                    .config("spark.driver.bindAddress", "127.0.0.1").config("spark.ui.enabled", "false")
-                   .config("spark.sql.shuffle.partitions", "4"))
+                   .config("spark.sql.shuffle.partitions", "4")
+                   .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1"))
     return builder.getOrCreate()
 
 
@@ -353,20 +379,23 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
     for file_index, path in enumerate(paths):
         cuts = plan_ranges(path, _range_bytes(os.path.getsize(path), split_bytes, cores))
         ranges += [(file_index, path, chunk, start, end, len(cuts) > 1) for chunk, (start, end) in enumerate(cuts)]
+    hash_ids = sum(end - start for *_, start, end, cut in ranges if cut) <= HASHED_BYTES
     target = Path(output) / f"date={logical_date}"
     with replaced_folder(target) as staging:
         # One partition per range, in order; the features are written by the map, the narrow rows cached.
-        body = partial(featurise_ranges, ranges=ranges, folder=str(staging))
+        body = partial(featurise_ranges, ranges=ranges, folder=str(staging), hash_ids=hash_ids)
         rows = (spark.range(len(ranges), numPartitions=max(len(ranges), 1))
                 .mapInPandas(body, schema=_rows_schema()).cache())
         later = None
         try:
             counts = {(r["source"], r["chunk"]): r for r in rows.filter(rows.kind == "range").select(
-                "source", "chunk", "record_number", "reason", "valid", "rejected").collect()}
+                "source", "chunk", "record_number", "reason", "valid", "rejected", "hashes").collect()}
             offsets = _number_across_ranges(counts)
-            later, later_per_file = _reject_later_duplicates(rows, offsets, spark, any(r[-1] for r in ranges))
+            cut = any(r[-1] for r in ranges)
+            later, later_per_file = (_reject_later_duplicates(rows, offsets, spark)
+                                     if cut and not (hash_ids and _hashes_unique(counts)) else (None, {}))
             summary = _summary(counts, later_per_file, paths, logical_date)
-            _write_quarantine(rows, later, offsets, str(staging / "_quarantine"))
+            _write_quarantine(rows, later, counts, offsets, staging / "_quarantine")
             if later is not None:
                 _drop_later_duplicates(later, sum(later_per_file.values()), {p: i for i, p in enumerate(paths)},
                                        staging)
@@ -395,11 +424,26 @@ def _number_across_ranges(counts: dict) -> dict[tuple[str, int], int]:
     return offsets
 
 
-def _reject_later_duplicates(rows, offsets: dict, spark, any_cut: bool):
+def _hashes_unique(counts: dict) -> bool:
+    """No two ranges of a file share an ID hash, so no ID is kept twice (IDs are unique within a range)."""
+    import numpy as np
+
+    by_file: dict[str, list] = {}
+    for (source, _), r in counts.items():
+        by_file.setdefault(source, []).append(np.frombuffer(r["hashes"] or b"", dtype="<u8"))
+    for arrays in by_file.values():
+        hashes = np.concatenate(arrays)
+        if len(arrays) > 1 and len(np.unique(hashes)) != len(hashes):
+            return False
+    return True
+
+
+def _reject_later_duplicates(rows, offsets: dict, spark):
     """The reader keeps the first valid record of an ID within its range; across ranges, the same rule.
 
     Only files cut into ranges have ``valid`` rows; their (source, id) pairs are counted first, and only
-    when an ID is kept in two ranges are the later records found, with file-wide numbers.
+    when an ID is kept in two ranges are the later records found, with file-wide numbers. (:func:`run`
+    skips this when the ranges' ID hashes are all different.)
 
     Returns
     -------
@@ -409,8 +453,6 @@ def _reject_later_duplicates(rows, offsets: dict, spark, any_cut: bool):
     """
     from pyspark.sql import functions as F
 
-    if not any_cut:
-        return None, {}
     valid = rows.filter(F.col("kind") == "valid").select("source", "chunk", "part", "record_number", "id")
     repeated = valid.groupBy("source", "id").count().filter(F.col("count") > 1)
     per_file = {r["source"]: int(r["later"]) for r in repeated.groupBy("source").agg(
@@ -449,13 +491,26 @@ def _shift_numbers(message: str, offset: int) -> str:
     return _FIRST_NUMBER.sub(lambda m: f"duplicate ID: record {int(m[1]) + offset}{m[2]}", message, count=1)
 
 
-def _write_quarantine(rows, later, offsets: dict, folder: str) -> None:
-    """Rejections with file-wide numbers, and the records rejected as IDs kept in an earlier range."""
+def _write_quarantine(rows, later, counts: dict, offsets: dict, folder: Path) -> None:
+    """Rejections with file-wide numbers, and the records rejected as IDs kept in an earlier range.
+
+    Nothing rejected (the counts say so): one empty file with the schema, written here, not a Spark job.
+    """
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
 
+    if later is None and not any(r["rejected"] or r["reason"] for r in counts.values()):
+        import pyarrow as pa
+
+        from pipeline.tables import write_parquet
+
+        types = {"record_number": pa.int64()}
+        write_parquet(pa.table({name: pa.array([], types.get(name, pa.string())) for name in QUARANTINE_COLUMNS}),
+                      folder / "part-00000.parquet")
+        return
     rejected = rows.filter(F.col("kind") == "rejected").select(*QUARANTINE_COLUMNS, "chunk")
-    if any(offsets.values()):  # some file was cut: its later ranges' numbers move
+    if any(offsets[key] and (r["rejected"] or r["reason"]) for key, r in counts.items()):
+        # rejections in a later range of a cut file: their numbers move
         schema = StructType([_rows_schema()[name] for name in QUARANTINE_COLUMNS])
         rejected = rejected.mapInPandas(partial(_renumber, offsets=offsets), schema=schema)
     else:
@@ -465,7 +520,7 @@ def _write_quarantine(rows, later, offsets: dict, folder: str) -> None:
                                   F.col("id"), F.col("first_number"))
         rejected = rejected.unionByName(later.select("source", "record_number", "id",
                                                      F.lit("duplicate_id").alias("reason"), message.alias("message")))
-    rejected.write.mode("overwrite").parquet(folder)
+    rejected.write.mode("overwrite").parquet(str(folder))
 
 
 def _drop_later_duplicates(later, expected: int, file_index: dict[str, int], folder: Path) -> None:

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.tables import featurise_file
+from spark_jobs.features_job import QUARANTINE_COLUMNS
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +54,8 @@ def test_spark_features_equal_the_in_process_features(spark, real_subset, tmp_pa
     assert list(spark_table.columns) == list(local.columns)  # one schema for both engines
     for column in local.columns:
         assert np.array_equal(spark_table[column].to_numpy(), local[column].to_numpy()), column
+    quarantine = pq.read_table(tmp_path / "lake" / "date=2026-01-01" / "_quarantine")  # nothing rejected:
+    assert (quarantine.num_rows, quarantine.column_names) == (0, list(QUARANTINE_COLUMNS))  # the schema still
 
 
 def test_records_reconcile_per_file_with_quarantine(spark, shared, tmp_path):
@@ -115,15 +118,22 @@ def test_a_large_plain_file_is_cut_at_record_starts(spark, real_subset, tmp_path
 
     text = real_subset.read_text()
     records = text.split("\n>")
-    # A duplicate ID far from its first use (another range), and an invalid record in between.
+    # A duplicate ID far from its first use (another range); in between, an invalid record and an ID
+    # repeated within the last range (the reader's own rejection, numbered within that range).
     first_id = records[0].lstrip(">").split()[0]
     path = tmp_path / "big.fa"
-    path.write_text(text + ">bad_one\nACGT-ACGT\n" + f">{first_id} again\nACGTACGTAAA\n")
+    path.write_text(text + ">bad_one\nACGT-ACGT\n" + ">twice\nACGTACGTCC\n>twice\nACGTACGTCC\n"
+                    + f">{first_id} again\nACGTACGTAAA\n")
     ranges = plan_ranges(str(path), 20_000)
     data = path.read_bytes()
     assert len(ranges) > 10 and ranges[0][0] == 0 and ranges[-1][1] == len(data)
     assert all(end == next_start for (_, end), (next_start, _) in pairwise(ranges))
     assert all(data[start:start + 1] == b">" and data[start - 1:start] == b"\n" for start, _ in ranges[1:])
+
+    # Without a repeated ID, the ranges' ID hashes all differ: no duplicate check runs in Spark.
+    clean = run([str(real_subset)], str(tmp_path / "lake"), "2026-01-04", spark, split_bytes=20_000)
+    assert (clean["records"], clean["valid"], clean["quarantined"]) == (400, 400, 0)
+    assert pq.read_table(tmp_path / "lake" / "date=2026-01-04").num_rows == 400
 
     summary = run([str(path)], str(tmp_path / "lake"), "2026-01-05", spark, split_bytes=20_000)
     partition = tmp_path / "lake" / "date=2026-01-05"
@@ -133,11 +143,17 @@ def test_a_large_plain_file_is_cut_at_record_starts(spark, real_subset, tmp_path
     assert spark_table.index.tolist() == local.index.tolist()
     for column in local.columns:
         assert np.array_equal(spark_table[column].to_numpy(), local[column].to_numpy()), column
-    expected = sorted((r.number, r.id, r.reason) for r in read_records(path) if isinstance(r, Rejection))
+    rejections = [r for r in read_records(path) if isinstance(r, Rejection)]
+    expected = sorted((r.number, r.id, r.reason) for r in rejections)
     quarantine = pq.read_table(partition / "_quarantine").to_pandas()
     assert sorted(zip(quarantine["record_number"], quarantine["id"], quarantine["reason"], strict=True)) == expected
-    assert [reason for _, _, reason in expected] == ["invalid_character", "duplicate_id"]
-    assert (summary["records"], summary["valid"], summary["quarantined"]) == (402, 400, 2)
+    assert [reason for _, _, reason in expected] == ["invalid_character", "duplicate_id", "duplicate_id"]
+    # File-wide numbers in the messages too: the reader's message, or for an ID kept in an earlier range
+    # its start (the reader's also says whether the sequences are the same).
+    messages = {r.number: r.message for r in rejections}
+    assert all(messages[n].startswith(m) for n, m in zip(quarantine["record_number"], quarantine["message"],
+                                                          strict=True))
+    assert (summary["records"], summary["valid"], summary["quarantined"]) == (404, 401, 3)
 
 
 def test_a_run_killed_midway_then_rerun_leaves_exactly_the_right_partition(shared, tmp_path):
@@ -170,3 +186,28 @@ def test_a_run_killed_midway_then_rerun_leaves_exactly_the_right_partition(share
     subprocess.run([*job, "--input", str(big)], env=env, check=True, capture_output=True, timeout=600)
     assert sorted(pq.read_table(lake / f"date={day}").column("id").to_pylist()) == expected_ids
     assert sorted(p.name for p in lake.iterdir()) == [f"date={day}"]  # leftovers of the killed run removed
+
+
+def test_a_run_with_no_valid_record_publishes_both_schemas(spark, shared, tmp_path):
+    """Only an unusable file (given twice: read once): an empty features file and the whole-file row."""
+    from spark_jobs.features_job import WHOLE_FILE, feature_names, run
+
+    fastq = str(shared / "cases" / "fasta" / "inputs" / "c20_fastq_given.fq")
+    summary = run([fastq, fastq], str(tmp_path / "lake"), "2026-01-07", spark)
+    assert [(f["records"], f["file_error"]) for f in summary["files"]] == [(0, "fastq_input")]
+    partition = tmp_path / "lake" / "date=2026-01-07"
+    features = pq.read_table(partition)
+    assert (features.num_rows, features.column_names) == (0, ["id", *feature_names()])
+    quarantine = pq.read_table(partition / "_quarantine").to_pandas()
+    assert list(zip(quarantine["record_number"], quarantine["reason"], strict=True)) == [(WHOLE_FILE, "fastq_input")]
+
+
+def test_range_sizes_give_every_core_work_in_whole_waves():
+    from spark_jobs.features_job import SPLIT_BYTES, _range_bytes
+
+    mb = 1024 * 1024
+    assert _range_bytes(150 * mb, SPLIT_BYTES, 2) == 25 * mb  # six ranges on two cores, not five
+    assert _range_bytes(20 * mb, SPLIT_BYTES, 2) == 20 * mb  # not cut: two 10 MB ranges cost more than they save
+    assert _range_bytes(40 * mb, SPLIT_BYTES, 4) == 20 * mb  # two ranges: four would be under 16 MB
+    assert _range_bytes(1_000_000, 20_000, 2) == 20_000  # a smaller cut asked for is a smaller cut
+    assert _range_bytes(3_800, SPLIT_BYTES, 2) == 3_800
