@@ -391,9 +391,3 @@ def _prediction_table(model, records: pa.Table, features_tbl: pa.Table) -> pa.Ta
         "fickett": features["fickett"], "hexamer_score": features["hexamer_score"],
         "warnings": records.column("warnings"),
     })
-
-
-STEPS: dict[str, Any] = {
-    f.__name__: f for f in (resolve_training_inputs, ingest_landing, validate_inputs, build_features,
-                            train_candidate, evaluate_candidate, register_candidate, predict)
-}
