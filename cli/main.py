@@ -139,6 +139,10 @@ def cmd_fetch_data(options: argparse.Namespace) -> int:
 def cmd_validate(options: argparse.Namespace) -> int:
     from coding_potential.fasta import FastaFormatError, Rejection, read_records, summarise
 
+    if options.gate or options.coding or options.noncoding or options.manifest or options.report:
+        return _gate(options)
+    if not options.input:
+        return _fail("validate needs INPUT (or --gate training with --coding/--noncoding or --manifest)", EXIT_USAGE)
     if problem := _input_exists(options.input):
         return _report_validation_error(options, problem)
     if problem := _output_problem(options.rejected, [options.input], "rejected-records file"):
@@ -167,6 +171,81 @@ def cmd_validate(options: argparse.Namespace) -> int:
     else:
         _print_validation(options.input, summary, rejections, options.rejected)
     return EXIT_OK
+
+
+_THRESHOLD_OPTIONS = ("max_rejected_share", "max_ambiguous_fraction", "min_length", "min_coding_share",
+                      "max_coding_share")
+
+
+def _gate(options: argparse.Namespace) -> int:
+    """``validate --gate``: gate the inputs, write the report, exit 0 / 1 (hard failure) / 3 (unusable file)."""
+    if not options.gate:
+        return _fail("--coding, --noncoding, --manifest and --report go with --gate", EXIT_USAGE)
+    if problem := _gate_usage_problem(options):
+        return _fail(problem, EXIT_USAGE)
+    from datetime import UTC, datetime
+
+    from coding_potential import config
+    from coding_potential.fasta import FastaFormatError
+    from validation.run import LabelledInput, gate_inputs, labelled_inputs, read_manifest
+    from validation.settings import thresholds
+
+    try:
+        limits = thresholds({name: getattr(options, name) for name in _THRESHOLD_OPTIONS})
+        if options.gate == "prediction":
+            inputs = [LabelledInput(_stdin_path(options.input), "stdin" if options.input == "-" else options.input)]
+        elif options.manifest:
+            inputs = read_manifest(options.manifest)
+        else:
+            inputs = labelled_inputs(options.coding, options.noncoding)
+    except (OSError, ValueError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    for item in inputs:
+        if problem := _input_exists(item.path):
+            return _fail(problem, EXIT_BAD_INPUT)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report_dir = options.report or str(config.var_dir() / "reports" / "validate" / f"{options.gate}-{stamp}")
+    try:
+        run = gate_inputs(inputs, options.gate, limits, report_dir, run_name=f"validate {options.gate} {stamp}")
+    except FastaFormatError as error:
+        return _fail(str(error), EXIT_BAD_INPUT)
+    if options.json:
+        print(json.dumps({**run.result.as_dict(), "files": run.files, "report": run.report}))
+    else:
+        _print_gate(run)
+    return EXIT_OK if run.result.passed else EXIT_CHECK_FAILED
+
+
+def _gate_usage_problem(options: argparse.Namespace) -> str | None:
+    labelled = options.coding or options.noncoding or options.manifest
+    if options.rejected:
+        return "--rejected is not used with --gate: the report lists the rejected records (rejected.tsv)"
+    if options.gate == "prediction":
+        if labelled:
+            return "--coding, --noncoding and --manifest belong to --gate training"
+        return None if options.input else "--gate prediction needs INPUT"
+    if options.input:
+        return "--gate training reads --coding/--noncoding files or --manifest, not INPUT"
+    if options.manifest and (options.coding or options.noncoding):
+        return "give --manifest or --coding/--noncoding, not both"
+    if not labelled:
+        return "--gate training needs --coding and --noncoding files, or --manifest"
+    return None
+
+
+def _stdin_path(path: str) -> str:
+    return "/dev/stdin" if path == "-" else path
+
+
+def _print_gate(run) -> None:
+    console = _console()
+    for item in run.files:
+        console.print(f"{item['name']}: {item['records']:,} records, {item['valid']:,} valid, "
+                      f"{item['rejected']:,} rejected", highlight=False, markup=False)
+    console.print(run.result.message(), highlight=False, markup=False)
+    console.print(f"report: {run.report['summary_md']}", highlight=False)
+    if run.report.get("data_docs"):
+        console.print(f"Data Docs: {run.report['data_docs']}", highlight=False)
 
 
 #: Rejected records listed by `validate` without --json (all of them go to --rejected FILE).
@@ -394,10 +473,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--link", action="store_true", help="symlink instead of copying")
     p.set_defaults(handler=cmd_fetch_data)
 
-    p = sub.add_parser("validate", help="check a FASTA file record by record")
-    p.add_argument("input", help="FASTA file (plain or gzip), or - for stdin")
+    p = sub.add_parser("validate", help="check a FASTA file record by record, or gate inputs (--gate)",
+                       description="Without --gate: the reader's record-by-record check of INPUT. With --gate: "
+                       "the data-quality gate (Great Expectations) over INPUT (prediction) or a labelled training "
+                       "set; exit 0 when it passes, 1 when a hard expectation fails, 3 when a file is unusable.")
+    p.add_argument("input", nargs="?", help="FASTA file (plain or gzip), or - for stdin")
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
     p.add_argument("--rejected", help="also write the rejected records to this TSV (record_number, id, reason, ...)")
+    p.add_argument("--gate", choices=("training", "prediction"), help="run the quality gate of this kind")
+    p.add_argument("--coding", action="append", default=[], help="training gate: a coding FASTA (repeatable)")
+    p.add_argument("--noncoding", action="append", default=[], help="training gate: a noncoding FASTA (repeatable)")
+    p.add_argument("--manifest", help="training gate: a TSV with columns path, label (1/coding, 0/noncoding), "
+                   "optional species; paths relative to the manifest")
+    p.add_argument("--report", help="folder for the report: summary.json/.md, plots, Data Docs "
+                   "(default: var/reports/validate/GATE-TIMESTAMP)")
+    for name, kind, text in (
+            ("max-rejected-share", _probability, "hard: most records the reader may reject (default 0.01)"),
+            ("max-ambiguous-fraction", _probability, "soft: most ambiguous bases per record (default 0.05)"),
+            ("min-length", _non_negative, "soft: shortest record in nt (default 200)"),
+            ("min-coding-share", _probability, "soft, training: lowest coding share (default 0.1)"),
+            ("max-coding-share", _probability, "soft, training: highest coding share (default 0.9)")):
+        p.add_argument(f"--{name}", type=kind, help=text)
     p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("features", help="write model-independent features as Parquet")
@@ -442,6 +538,13 @@ def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"not in [0, 1]: {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not >= 0: {text}")
     return value
 
 

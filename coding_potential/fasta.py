@@ -27,6 +27,7 @@ from coding_potential import codes
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
+    "IUPAC_NUCLEOTIDES",
     "FastaFormatError",
     "RawRecord",
     "Record",
@@ -58,6 +59,8 @@ _SNIFF_BYTES = 64 * 1024  # how much of the start is checked to be text
 _ENSEMBL_TRANSCRIPT = re.compile(r"ENS[A-Z]*T\d+(?:\.\d+)?(?:_PAR_Y)?")
 
 _IUPAC = b"ACGTURYSWKMBDHVN"
+#: The alphabet of a valid record's sequence: upper case, U read as T.
+IUPAC_NUCLEOTIDES = "ACGTRYSWKMBDHVN"
 _IUPAC_BOTH_CASES = _IUPAC + _IUPAC.lower()
 _CORE_BOTH_CASES = b"ACGTUNacgtun"  # letters a nucleotide sequence is mostly made of
 _UPPER = bytes.maketrans(_IUPAC.lower(), _IUPAC)

@@ -19,6 +19,7 @@ if _PLUGINS not in sys.path:
 import pendulum  # noqa: E402
 from airflow.sdk import DAG, Param  # noqa: E402
 from coding_potential_operators import step_operator  # noqa: E402
+from coding_potential_operators.gate_params import gate_arguments, gate_params  # noqa: E402
 
 DOC_MD = """
 ### Daily coding-potential scoring
@@ -34,14 +35,18 @@ Tasks, in order (each runs the `pipeline.steps` function named in brackets):
 1. `ingest` (`ingest_landing`): copies the day's FASTA into `raw/scoring/date=<ds>/` and records what it
    copied (a rerun copies only new or changed files); **skips the rest of the run** when nothing landed.
 2. `validate` (`validate_inputs`): valid records to `validated/`, rejected ones with their reason to
-   `quarantine/`, with a summary that reconciles records = valid + rejected.
+   `quarantine/`, with a summary that reconciles records = valid + rejected; then the prediction quality
+   gate (Great Expectations): a hard failure (e.g. over `max_rejected_share` rejected) fails the task
+   with the expectation, the failing count and example IDs; its report's path is in the task log.
 3. `features` (`build_features`): the feature table, on local Spark (or in-process), into `features/`.
 4. `predict` (`predict`): scores every valid record into `predictions/scoring/date=<ds>/`, each row
    naming the model and version that produced it.
 
 Params: `landing` (null: `$CODING_POTENTIAL_LANDING` or the lake's `landing/`; `wasb://CONTAINER` reads
 Blob Storage through the `wasb_default` connection), `lake` (null: the profile's lake root),
-`model_uri` (null: the registry's champion), `features_engine` (null: `spark`). Past dates are
+`model_uri` (null: the registry's champion), `features_engine` (null: `spark`), and the gate's
+thresholds `max_rejected_share`, `max_ambiguous_fraction`, `min_length` (rerun a day with a looser gate
+by triggering it with other values). Past dates are
 (re)scored with `airflow backfill create --dag-id coding_potential_scoring --from-date ... --to-date ...`
 (catchup is off; see the README's backfill recipe).
 """
@@ -73,11 +78,13 @@ with DAG(
             None, description="'spark' or 'inprocess' (null: $CODING_POTENTIAL_FEATURES_ENGINE, else spark).",
             type=["null", "string"], enum=[None, "spark", "inprocess"],
         ),
+        **gate_params("prediction"),
     },
 ):
     DAY = {"date": "{{ ds }}", "lake": "{{ params.lake }}"}
     ingest = step_operator("ingest", "ingest_landing", {**DAY, "source": "{{ params.landing }}"})
-    validate = step_operator("validate", "validate_inputs", {**DAY, "dataset": "scoring"})
+    validate = step_operator(
+        "validate", "validate_inputs", {**DAY, "dataset": "scoring", "thresholds": gate_arguments("prediction")})
     features = step_operator(
         "features", "build_features", {**DAY, "dataset": "scoring", "engine": "{{ params.features_engine }}"})
     predict = step_operator("predict", "predict", {**DAY, "model_uri": "{{ params.model_uri }}"})

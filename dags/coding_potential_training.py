@@ -18,6 +18,7 @@ if _PLUGINS not in sys.path:
 
 from airflow.sdk import DAG, Param  # noqa: E402
 from coding_potential_operators import step_operator  # noqa: E402
+from coding_potential_operators.gate_params import gate_arguments, gate_params  # noqa: E402
 
 from pipeline import settings  # noqa: E402
 
@@ -31,10 +32,16 @@ the current champion by at least `promotion_margin`.
 Tasks, in order (each runs the `pipeline.steps` function named in brackets):
 
 1. `resolve_inputs` (`resolve_training_inputs`): copies the labelled FASTA files named by `datasets`
-   (manifest names or globs such as `human/train_*`), optionally sampled (`sample_per_file`, `seed`),
-   into the lake's `raw/training/date=<ds>/`.
+   (manifest names or globs such as `human/train_*`), or those of your own `manifest` TSV, optionally
+   sampled (`sample_per_file`, `seed`), into the lake's `raw/training/date=<ds>/`.
 2. `validate` (`validate_inputs`): valid records to `validated/training/date=<ds>/` (by species),
-   rejected ones with their reason to `quarantine/`; skips the rest of the run when nothing is valid.
+   rejected ones with their reason to `quarantine/`; then the training quality gate (Great
+   Expectations). Hard rules fail the task with the expectation, the failing count and example IDs:
+   records reconcile, at most `max_rejected_share` rejected (a protein file in the set trips it), IDs
+   unique across files, both labels present. Soft rules are reported: ambiguous bases per record
+   (`max_ambiguous_fraction`), the coding share (`min_coding_share`..`max_coding_share`), and records
+   under `min_length` nt, which training leaves out (`excluded_too_short`). The report's path is in the
+   task log. Rerun with looser thresholds by triggering with other values.
 3. `features` (`build_features`): the feature table, on local Spark (or in-process), into `features/`.
 4. `train` (`train_candidate`): trains the `model_families` on a sequence-disjoint split; the best is
    the candidate.
@@ -54,6 +61,7 @@ RUN_PARAMS = {
     "seed": "{{ params.seed }}",
     "promotion_margin": "{{ params.promotion_margin }}",
     "model_families": "{{ params.model_families }}",
+    "min_length": "{{ params.min_length }}",
 }
 
 with DAG(
@@ -73,6 +81,12 @@ with DAG(
             type="array",
             items={"type": "string", "minLength": 1},
             minItems=1,
+        ),
+        "manifest": Param(
+            None,
+            description="A TSV of your own labelled FASTA files (columns path, label = 1/coding or "
+                        "0/noncoding, optional species), used instead of datasets (null: datasets).",
+            type=["null", "string"],
         ),
         "sample_per_file": Param(
             None,
@@ -100,6 +114,7 @@ with DAG(
             minItems=1,
             uniqueItems=True,
         ),
+        **gate_params("training"),
     },
 ):
     DAY = {"date": "{{ ds }}", "lake": "{{ params.lake }}"}
@@ -107,9 +122,10 @@ with DAG(
         "resolve_inputs",
         "resolve_training_inputs",
         {**DAY, "datasets": "{{ params.datasets }}", "sample_per_file": "{{ params.sample_per_file }}",
-         "seed": "{{ params.seed }}"},
+         "seed": "{{ params.seed }}", "manifest_file": "{{ params.manifest }}"},
     )
-    validate = step_operator("validate", "validate_inputs", {**DAY, "dataset": "training"})
+    validate = step_operator(
+        "validate", "validate_inputs", {**DAY, "dataset": "training", "thresholds": gate_arguments("training")})
     features = step_operator(
         "features", "build_features", {**DAY, "dataset": "training", "engine": "{{ params.features_engine }}"})
     train = step_operator("train", "train_candidate", {**DAY, "params": RUN_PARAMS})

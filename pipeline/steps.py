@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from coding_potential import config
 from coding_potential import datasets as manifest
 from coding_potential.fasta import read_fasta, read_records
 
@@ -31,9 +32,11 @@ FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".txt", ".gz")
 
 
 # --------------------------------------------------------------------------------------------- inputs
-def resolve_training_inputs(date: str, datasets: list[str], sample_per_file: int | None = None,
-                            seed: int = 0, lake: str | None = None, run_dir: str | None = None) -> dict:
-    """Copy the labelled datasets named in the manifest (fetched, verified) into the raw zone.
+def resolve_training_inputs(date: str, datasets: list[str] | None = None, sample_per_file: int | None = None,
+                            seed: int = 0, lake: str | None = None, run_dir: str | None = None,
+                            manifest_file: str | None = None) -> dict:
+    """Copy the labelled training files into the raw zone: the project's datasets (fetched, verified),
+    or the files of a user's manifest.
 
     The raw partition ``raw/training/date=DATE`` is replaced whole and lists its files, with their
     label and species, in ``_inputs.json``.
@@ -41,18 +44,26 @@ def resolve_training_inputs(date: str, datasets: list[str], sample_per_file: int
     Parameters
     ----------
     datasets : list of str
-        Manifest names or globs (``human/train_*``).
+        Manifest names or globs (``human/train_*``) of the project's datasets.
     sample_per_file : int, optional
         Keep a seeded random sample of this many records per file (quick runs and tests).
+    manifest_file : str, optional
+        A TSV of the user's labelled files (``path``, ``label``, optional ``species``; see
+        :func:`validation.run.read_manifest`), used instead of ``datasets``.
     """
-    chosen = manifest.select(datasets)
-    paths = manifest.fetch(chosen)
+    if manifest_file:
+        from validation.run import read_manifest
+
+        chosen = [(item.name, Path(item.path), item.label, item.species) for item in read_manifest(manifest_file)]
+    else:
+        picked = manifest.select(datasets or [])
+        chosen = [(d.name, path, d.label, d.species) for d, path in zip(picked, manifest.fetch(picked), strict=True)]
     raw = lake_layout.partition("raw", "training", date, lake)
     target = storage.folder(raw)
     inputs = []
     with storage.replaced_partition(raw) as staging:
-        for dataset, path in zip(chosen, paths, strict=True):
-            name = _safe(dataset.name)
+        for index, (given, path, label, species) in enumerate(chosen):
+            name = _safe(given) if not manifest_file else f"{index:03d}__{_safe(path.name)}"
             if sample_per_file:
                 name = name.removesuffix(".gz")
                 with staging.open(name, "wb") as handle:
@@ -60,9 +71,10 @@ def resolve_training_inputs(date: str, datasets: list[str], sample_per_file: int
             else:
                 staging.put(path, name)
             location = target.child(name)
-            inputs.append({"name": dataset.name, "path": location.path if _is_local(location) else location.uri,
-                           "label": dataset.label, "species": dataset.species})
-        staging.write_json(lake_layout.INPUTS_FILE, {"date": date, "source": "manifest", "inputs": inputs})
+            inputs.append({"name": given, "path": location.path if _is_local(location) else location.uri,
+                           "label": label, "species": species})
+        staging.write_json(lake_layout.INPUTS_FILE, {"date": date, "source": manifest_file or "manifest",
+                                                     "inputs": inputs})
     return {"raw": raw, "inputs": inputs, "skip": False}
 
 
@@ -87,39 +99,74 @@ def ingest_landing(date: str, source: str | None = None, lake: str | None = None
 
 
 # ----------------------------------------------------------------------------------------- validate
-def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: str | None = None) -> dict:
-    """Validate every file of the raw partition into the validated and quarantine partitions.
+#: The gate each dataset of the lake goes through.
+GATE_OF_DATASET = {"training": "training", "scoring": "prediction"}
 
-    Valid records (with their sequence, label and species) go to ``validated/DATASET/date=DATE``, one
-    Parquet file per input (under ``species=NAME/`` when every input says its species); rejected records
-    go to ``quarantine/DATASET/date=DATE/rejected.parquet`` with the reason, beside ``_summary.json``,
-    which reconciles records = valid + rejected per file. Both partitions are replaced whole.
-    A file that is not FASTA at all fails the step (a gate), naming the file and the reason.
+
+def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: str | None = None,
+                    thresholds: dict[str, Any] | None = None) -> dict:
+    """Validate every file of the raw partition, then gate the records with Great Expectations.
+
+    Rejected records go to ``quarantine/DATASET/date=DATE/rejected.parquet`` with the reason, beside
+    ``_summary.json``, which reconciles records = valid + rejected per file and holds the gate's
+    outcomes. When the gate passes, valid records (with their sequence, label and species) go to
+    ``validated/DATASET/date=DATE``, one Parquet file per input (under ``species=NAME/`` when every
+    input says its species). Both partitions are replaced whole. The data-quality report (summary,
+    plots, Data Docs) goes to ``var/reports/DATASET/date=DATE/``, replaced on a rerun.
+
+    Parameters
+    ----------
+    thresholds : dict, optional
+        Gate thresholds for this run (DAG params), over the deployment's (``validation.settings``).
+
+    Raises
+    ------
+    validation.gate.GateFailed
+        A hard expectation failed: the message names it, the failing count and example IDs. The
+        quarantine partition and the report are written; the date has no validated partition.
+    coding_potential.fasta.FastaFormatError
+        A file is not FASTA at all (named with the reason).
     """
+    from validation.gate import GateFailed
+    from validation.run import gate_tables
+    from validation.settings import thresholds as gate_thresholds
+
+    limits = gate_thresholds(thresholds)
     raw = lake_layout.partition("raw", dataset, date, lake)
     inputs = storage.folder(raw).read_json(lake_layout.INPUTS_FILE)["inputs"]
     validated = lake_layout.partition("validated", dataset, date, lake)
     quarantine = lake_layout.partition("quarantine", dataset, date, lake)
     by_species = bool(inputs) and all(item.get("species") for item in inputs)
     totals: dict[str, Any] = {"records": 0, "valid": 0, "rejected": 0, "reasons": {}, "warnings": {}, "files": []}
-    rejected_tables = [rejected_table([], "")]
-    with (storage.replaced_partition(validated) as valid_dir,
-          storage.replaced_partition(quarantine) as quarantine_dir):
-        for index, item in enumerate(inputs):
-            with storage.open_input(item["path"]) as stream:
-                records, rejections = split_outputs(read_records(stream))
-            table = records_table(records, source=item["name"], label=item["label"], species=item["species"])
+    valid_tables, rejected_tables = [], [rejected_table([], "")]
+    for item in inputs:
+        with storage.open_input(item["path"]) as stream:
+            records, rejections = split_outputs(read_records(stream))
+        valid_tables.append(records_table(records, source=item["name"], label=item["label"], species=item["species"]))
+        rejected_tables.append(rejected_table(rejections, item["name"]))
+        _count(totals, item["name"], records, rejections)
+    gated = gate_tables(valid_tables, rejected_tables, totals["files"], GATE_OF_DATASET[dataset], limits,
+                        config.var_dir() / "reports" / dataset / f"date={date}", run_name=f"{dataset} {date}")
+    result, report, quarantined = gated.result, gated.report, gated.rejected
+    log.info("data-quality report: %s (Data Docs: %s)", report["summary_md"], report.get("data_docs"))
+    with storage.replaced_partition(quarantine) as quarantine_dir:
+        quarantine_dir.write_parquet(quarantined, "rejected.parquet")
+        quarantine_dir.write_json(lake_layout.SUMMARY_FILE, {"date": date, "dataset": dataset, **totals,
+                                                             "gate": result.as_dict()})
+    if not result.passed:
+        if storage.remove_partition(validated):
+            log.info("removed %s: written by an earlier run whose data passed", validated)
+        raise GateFailed(result)
+    with storage.replaced_partition(validated) as valid_dir:
+        for index, (item, valid) in enumerate(zip(inputs, valid_tables, strict=True)):
             name = f"part-{index:05d}.parquet"
-            valid_dir.write_parquet(table.drop_columns(["species"]) if by_species else table,
+            valid_dir.write_parquet(valid.drop_columns(["species"]) if by_species else valid,
                                     f"species={item['species']}/{name}" if by_species else name,
                                     row_group_size=VALIDATED_ROW_GROUP)
-            rejected_tables.append(rejected_table(rejections, item["name"]))
-            _count(totals, item["name"], records, rejections)
         if not inputs:  # readers of an empty partition still need its schema
             valid_dir.write_parquet(records_table([], source="", label=None, species=None), "part-00000.parquet")
-        quarantine_dir.write_parquet(pa.concat_tables(rejected_tables), "rejected.parquet")
-        quarantine_dir.write_json(lake_layout.SUMMARY_FILE, {"date": date, "dataset": dataset, **totals})
-    return {"validated": validated, "quarantine": quarantine, **totals, "skip": totals["valid"] == 0}
+    return {"validated": validated, "quarantine": quarantine, **totals, "skip": totals["valid"] == 0,
+            "gate": {"passed": True, "warnings": [o.line() for o in result.warnings]}, "report": report["summary_md"]}
 
 
 def _count(totals: dict[str, Any], name: str, records: list, rejections: list) -> None:
@@ -217,6 +264,7 @@ def train_candidate(run_dir: str, date: str, lake: str | None = None, params: di
     )
     records, features = _records_with_features("training", date, lake)
     out = Path(run_dir) / "model"
+    records, features, n_short = _exclude_too_short(records, features, params.get("min_length"))
     records, features, n_excluded = _exclude_evaluation_relatives(
         records, features, params.get("evaluation_sets", list(settings.EVALUATION_SETS)), out)
     features = _feature_arrays(features)
@@ -238,8 +286,20 @@ def train_candidate(run_dir: str, date: str, lake: str | None = None, params: di
         "family": result.model.spec.family, "validation_fingerprint": result.fingerprint,
         "threshold": result.model.threshold, "candidates": result.candidates,
         "n_train": int(result.split.train.size), "n_validation": int(result.split.validation.size),
-        "n_excluded_near_evaluation": n_excluded,
+        "n_excluded_near_evaluation": n_excluded, "n_excluded_too_short": n_short,
     }
+
+
+def _exclude_too_short(records: pa.Table, features: pa.Table, min_length: int | None) -> tuple[pa.Table, pa.Table, int]:
+    """Leave out valid records under ``min_length`` nt (default: the gate's): shorter than the usual lncRNA
+    bound, they are reported by the gate as ``excluded_too_short``, not rejected."""
+    from validation.settings import thresholds
+
+    limit = thresholds({"min_length": min_length}).min_length
+    keep = pc.greater_equal(pc.utf8_length(records.column("sequence")), limit)
+    n_short = records.num_rows - pc.sum(keep).as_py() if records.num_rows else 0
+    log.info("excluded_too_short: %d training records under %d nt left out", n_short, limit)
+    return records.filter(keep), features.filter(keep), n_short
 
 
 def _exclude_evaluation_relatives(records: pa.Table, features: pa.Table, evaluation_sets: list[str] | None,

@@ -119,6 +119,16 @@ def replaced_partition(uri: str) -> Iterator[Folder]:
             fs.rm(staging.path, recursive=True)
 
 
+def remove_partition(uri: str) -> bool:
+    """Remove the partition ``uri`` (a date whose data failed its gate must not keep an older run's
+    data there); ``True`` if there was one."""
+    fs, path = lake.filesystem(uri)
+    if not fs.exists(path):
+        return False
+    fs.rm(path, recursive=True)
+    return True
+
+
 def _move_files(fs: AbstractFileSystem, source: str, target: str) -> None:
     """Move every file under ``source`` to the same place under ``target`` (an object store has files,
     not folders: fsspec's recursive move would try to copy the folder itself)."""

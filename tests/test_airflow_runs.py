@@ -24,11 +24,15 @@ from pipeline.airflow_runner import (
     run_dags_test,
     stage_landing,
 )
+from tests.conftest import read_plain_fasta
 
 pytestmark = pytest.mark.slow
 
 DAY = "2026-01-01"
 EMPTY_DAY = "2026-01-02"
+BAD_DAY = "2026-01-03"  # a protein file landed with real transcripts: over the 1% rule
+FEW_BAD_DAY = "2026-01-04"  # one protein record among 300 real transcripts: under it
+PROTEIN = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMK"
 TRAINING_TASKS = {"resolve_inputs", "validate", "features", "train", "evaluate", "register"}
 SCORING_TASKS = {"ingest", "validate", "features", "predict"}
 
@@ -43,6 +47,9 @@ class Runs:
     first_partition: dict[str, object]
     rescoring: DagTestResult
     empty_day: DagTestResult
+    bad_day: DagTestResult
+    few_bad_day: DagTestResult
+    bad_training: DagTestResult
 
 
 def _predictions(result: DagTestResult) -> Path:
@@ -81,7 +88,29 @@ def runs(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Runs:
     first = _partition_snapshot(_predictions(scoring))
     rescoring = run_dags_test(SCORING_DAG, DAY, None, env=env, echo=None)
     empty_day = run_dags_test(SCORING_DAG, EMPTY_DAY, None, env=env, echo=None)
-    return Runs(var, env, training, staged, scoring, first, rescoring, empty_day)
+    bad_day, few_bad_day, bad_training = _gate_runs(var, env, staged)
+    return Runs(var, env, training, staged, scoring, first, rescoring, empty_day, bad_day, few_bad_day, bad_training)
+
+
+def _gate_runs(var: Path, env: dict[str, str], staged: list[Path]) -> tuple[DagTestResult, ...]:
+    """Runs the quality gate must stop or let through: a scoring day with a protein file (10 of 310
+    records), a day with one protein record of 301, and a training run whose coding set holds proteins."""
+    real = "".join(f">{h}\n{s}\n" for h, s in read_plain_fasta(staged[0])[:300])
+    proteins = "".join(f">prot{i} a protein\n{PROTEIN[i:]}\n" for i in range(10))
+    folder = var / "inputs"
+    folder.mkdir()
+    for day, text in ((BAD_DAY, proteins), (FEW_BAD_DAY, proteins.split(">prot1 ")[0])):
+        (folder / f"real-{day}.fa").write_text(real)
+        (folder / f"proteins-{day}.fa").write_text(text)
+        stage_landing(day, [folder / f"real-{day}.fa", folder / f"proteins-{day}.fa"], var / "lake" / "landing")
+    bad_day = run_dags_test(SCORING_DAG, BAD_DAY, None, env=env, echo=None)
+    few_bad_day = run_dags_test(SCORING_DAG, FEW_BAD_DAY, None, env=env, echo=None)
+    manifest = folder / "training.tsv"
+    (folder / "proteins.fa").write_text(proteins)
+    manifest.write_text(f"path\tlabel\n{staged[0]}\tcoding\nproteins.fa\tcoding\n{staged[1]}\tnoncoding\n")
+    bad_training = run_dags_test(TRAINING_DAG, None, {"manifest": str(manifest), "sample_per_file": 100}, env=env,
+                                 echo=None)
+    return bad_day, few_bad_day, bad_training
 
 
 def _count_records(path: Path) -> int:
@@ -151,3 +180,35 @@ def test_a_day_without_input_skips_every_task(runs: Runs) -> None:
 def test_an_invalid_conf_fails_loudly(runs: Runs) -> None:
     with pytest.raises(DagRunFailed, match=r"(?s)no task instances.*sample_per_file: 0 is less than the minimum"):
         dags_test(TRAINING_DAG, None, {"sample_per_file": 0}, env=runs.env, echo=None)
+
+
+def test_a_protein_file_fails_the_scoring_run_at_the_gate(runs: Runs) -> None:
+    assert runs.bad_day.returncode != 0
+    assert runs.bad_day.states == {"ingest": "success", "validate": "failed", "features": "upstream_failed",
+                                   "predict": "upstream_failed"}
+    log = runs.bad_day.log_path.read_text(errors="replace")
+    assert "prediction gate failed (scoring 2026-01-03)" in log
+    assert "expect_records_to_pass_the_reader" in log and "10 of 310 records fail (3.2%)" in log
+    assert "e.g. prot0, prot1, prot2, prot3, prot4" in log
+    assert not (runs.var / "lake" / "predictions" / "scoring" / f"date={BAD_DAY}").exists()
+    report = runs.var / "reports" / "scoring" / f"date={BAD_DAY}"
+    assert "FAILED" in (report / "summary.md").read_text()
+    assert len((report / "rejected.tsv").read_text().splitlines()) == 1 + 10
+
+
+def test_a_few_bad_records_pass_quarantined_and_listed(runs: Runs) -> None:
+    assert runs.few_bad_day.ok, (runs.few_bad_day.states, runs.few_bad_day.log_path)
+    validated = runs.few_bad_day.results["validate_inputs"]
+    assert (validated["records"], validated["valid"], validated["rejected"]) == (301, 300, 1)
+    assert runs.few_bad_day.results["predict"]["rows"] == 300
+    report = Path(validated["report"]).parent
+    assert (report / "rejected.tsv").read_text().splitlines()[1].split("\t")[1:4] == ["1", "prot0", "invalid_character"]
+
+
+def test_a_protein_file_in_the_coding_set_fails_the_training_run(runs: Runs) -> None:
+    assert runs.bad_training.states["resolve_inputs"] == "success"
+    assert runs.bad_training.states["validate"] == "failed"
+    assert runs.bad_training.states["register"] == "upstream_failed"
+    log = runs.bad_training.log_path.read_text(errors="replace")
+    assert "training gate failed" in log and "expect_records_to_pass_the_reader" in log
+    assert "10 of 210 records fail (4.8%)" in log

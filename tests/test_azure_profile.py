@@ -462,13 +462,16 @@ def test_real_dag_files_under_the_azure_profile(
     remote = {task.task_id for task in scoring.tasks if isinstance(task, DatabricksSubmitRunOperator)}
     assert remote == {"validate", "features", "predict"}
     assert type(scoring.get_task("ingest")) is PipelineStepOperator
+    # the gate's thresholds: the defaults (1% rejected, 5% ambiguous, 200 nt), one loosened by the conf
+    prediction_gate = {"max_rejected_share": 0.05, "max_ambiguous_fraction": 0.05, "min_length": 200}
     rendered = {
-        "validate": ("validate_inputs", {"dataset": "scoring", "date": DAY, "lake": LAKE}),
+        "validate": ("validate_inputs", {"dataset": "scoring", "date": DAY, "lake": LAKE,
+                                         "thresholds": prediction_gate}),
         "features": ("build_features", {"dataset": "scoring", "date": DAY, "engine": None, "lake": LAKE}),
         "predict": ("predict", {"date": DAY, "lake": LAKE, "model_uri": None}),
     }
     for task_id, (step, arguments) in rendered.items():
-        sent = payload(scoring.get_task(task_id), submitted, conf={"lake": LAKE})
+        sent = payload(scoring.get_task(task_id), submitted, conf={"lake": LAKE, "max_rejected_share": 0.05})
         assert sent == expected(task_id, step, arguments), task_id
 
     training = bag.dags["coding_potential_training"]
@@ -477,7 +480,11 @@ def test_real_dag_files_under_the_azure_profile(
     assert all(type(task) is PipelineStepOperator for task in training.tasks if task.task_id not in remote)
     sent = payload(training.get_task("validate"), submitted)
     assert sent == expected(
-        "validate", "validate_inputs", {"dataset": "training", "date": DAY, "lake": None}, "coding_potential_training"
+        "validate", "validate_inputs",
+        {"dataset": "training", "date": DAY, "lake": None,
+         "thresholds": {"max_rejected_share": 0.01, "max_ambiguous_fraction": 0.05, "min_length": 200,
+                        "min_coding_share": 0.1, "max_coding_share": 0.9}},
+        "coding_potential_training",
     )
 
     # the DAG processor stores both DAGs serialised: the Databricks tasks must round-trip

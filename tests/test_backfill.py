@@ -54,9 +54,11 @@ def landed_inputs_for(var: Path, day: str) -> Path:
     return var / "lake" / "landing" / day
 
 
-def scoring_conf(var: Path) -> dict[str, str]:
-    """The backfill runs' conf: the landing root and the lake, features computed in-process (no Spark)."""
-    return {"landing": str(var / "lake" / "landing"), "lake": (var / "lake").as_uri(), "features_engine": "inprocess"}
+def scoring_conf(var: Path) -> dict[str, object]:
+    """The backfill runs' conf: the landing root and the lake, features computed in-process (no Spark), and
+    a gate loosened to let each day's 3 invalid records of 33 (9%) through (the default stops at 1%)."""
+    return {"landing": str(var / "lake" / "landing"), "lake": (var / "lake").as_uri(), "features_engine": "inprocess",
+            "max_rejected_share": 0.1}
 
 
 def published_rows(var: Path, day: str) -> pa.Table:

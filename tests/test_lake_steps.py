@@ -18,8 +18,9 @@ SHORT = "ATGAAATAG" * 10  # 90 nt: valid, with a warning
 
 
 @pytest.fixture
-def lake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def lake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, var: Path) -> Path:
     monkeypatch.setenv("CODING_POTENTIAL_LAKE", str(tmp_path / "lake"))
+    monkeypatch.delenv("CODING_POTENTIAL_GX_ROOT", raising=False)  # var/gx of this test's var/
     return tmp_path / "lake"
 
 
@@ -38,7 +39,7 @@ def test_validate_splits_valid_and_quarantined_and_reconciles(lake_root: Path) -
         "a.fa": f">t1 first\n{GOOD}\n>t2\n{SHORT}\n>t1 again\n{GOOD}\n>p1\nMKVLAAGIVQQWPLEFRHDSEEL\n",
         "b.fa": f">t1\n{GOOD}\n",  # the same ID in another file is no duplicate
     })
-    result = steps.validate_inputs(DAY, "scoring")
+    result = steps.validate_inputs(DAY, "scoring", thresholds={"max_rejected_share": 0.5})  # 2 of 5 rejected
     assert (result["records"], result["valid"], result["rejected"]) == (5, 3, 2)
     assert result["files"] == [{"name": "a.fa", "records": 4, "valid": 2, "rejected": 2},
                                {"name": "b.fa", "records": 1, "valid": 1, "rejected": 0}]

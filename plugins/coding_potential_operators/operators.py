@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -165,6 +165,8 @@ class PipelineStepOperator(BaseOperator):
         ------
         AirflowSkipException
             If the step's result has ``"skip": true``.
+        AirflowFailException
+            If the step raised an error marked ``retryable = False`` (a failed quality gate): no retry.
         TypeError
             If the rendered arguments or the result are not JSON-serialisable, or the result is not a dict.
         """
@@ -179,7 +181,13 @@ class PipelineStepOperator(BaseOperator):
         function = load_step(self.step)
         self.log.info("Running step %s in %s with arguments %s", self.step, run_dir, json.dumps(arguments))
 
-        result = function(run_dir=run_dir, **arguments)
+        try:
+            result = function(run_dir=run_dir, **arguments)
+        except Exception as error:
+            if getattr(error, "retryable", True) is False:  # e.g. a failed quality gate: the same data fails again
+                self.log.error("%s", error)
+                raise AirflowFailException(f"{self.step}: {error}") from error
+            raise
 
         if not isinstance(result, dict):
             raise TypeError(f"step {self.step!r} returned {type(result).__name__}, expected a JSON dict")

@@ -1,0 +1,1 @@
+"""Data-quality gates on FASTA inputs (Great Expectations): suites, custom expectations, reports."""
