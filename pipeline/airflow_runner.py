@@ -661,6 +661,12 @@ def _print_summary(console: Any, runs: Sequence[DagTestResult], var: Path, day: 
                 "registered model version",
                 f"{register.get('version')} ({verdict}: {register.get('reason', 'no reason given')})",
             )
+        validated = result.results.get("validate_inputs")
+        if validated is not None and validated.get("report"):
+            warnings = len(validated.get("gate", {}).get("warnings", []))
+            table.add_row(f"data-quality report ({_short(result.dag_id)})",
+                          f"{validated['report']} (gate passed, {warnings} warning(s); Data Docs: "
+                          f"{validated.get('data_docs')})")
         predict = result.results.get("predict")
         if predict is not None and predict.get("predictions"):
             table.add_row("predictions partition", f"{predict['predictions']} ({predict.get('rows')} rows)")

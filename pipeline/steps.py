@@ -166,7 +166,8 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
         if not inputs:  # readers of an empty partition still need its schema
             valid_dir.write_parquet(records_table([], source="", label=None, species=None), "part-00000.parquet")
     return {"validated": validated, "quarantine": quarantine, **totals, "skip": totals["valid"] == 0,
-            "gate": {"passed": True, "warnings": [o.line() for o in result.warnings]}, "report": report["summary_md"]}
+            "gate": {"passed": True, "warnings": [o.line() for o in result.warnings]}, "report": report["summary_md"],
+            "data_docs": report.get("data_docs")}
 
 
 def _count(totals: dict[str, Any], name: str, records: list, rejections: list) -> None:

@@ -167,7 +167,7 @@ def test_rescoring_a_date_replaces_its_partition(runs: Runs) -> None:
     assert runs.rescoring.ok, (runs.rescoring.states, runs.rescoring.log_path)
     partition = _predictions(runs.rescoring)
     assert _partition_snapshot(partition) == runs.first_partition
-    assert sorted(p.name for p in partition.parent.iterdir()) == [f"date={DAY}"]  # nothing else left
+    assert sorted(p.name for p in partition.parent.iterdir()) == [f"date={DAY}", f"date={FEW_BAD_DAY}"]  # no leftovers
     assert runs.rescoring.run_dir != runs.scoring.run_dir  # a new run, its own folder
 
 

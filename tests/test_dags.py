@@ -251,3 +251,20 @@ def test_plugin_loader_does_not_import_the_operator_modules_as_plugins(tmp_path:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, timeout=120
     )
     assert completed.stdout.strip().splitlines()[-1] == "[] {}"
+
+
+def test_gate_thresholds_are_params_with_the_deployments_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate's thresholds are DAG params (a run can loosen them); their defaults are the issue's
+    (1% rejected, 5% ambiguous, 200 nt), or the environment's when the DAG files are parsed."""
+    expected = {"max_rejected_share": 0.01, "max_ambiguous_fraction": 0.05, "min_length": 200}
+    training = {**expected, "min_coding_share": 0.1, "max_coding_share": 0.9}
+    monkeypatch.delenv("CODING_POTENTIAL_GATE_MIN_LENGTH", raising=False)
+    monkeypatch.setenv("CODING_POTENTIAL_GATE_MAX_REJECTED_SHARE", "0.03")
+    bag = DagBag(dag_folder=DAGS_FOLDER)
+    for dag_id, want in ((SCORING, expected), (TRAINING, training)):
+        dag = bag.dags[dag_id]
+        assert {name: dag.params[name] for name in want} == {**want, "max_rejected_share": 0.03}, dag_id
+        assert dag.get_task("validate").arguments["thresholds"] == {name: f"{{{{ params.{name} }}}}" for name in want}
+        for name in want:
+            assert dag.params.get_param(name).description, name
+    assert "min_coding_share" not in bag.dags[SCORING].params

@@ -137,7 +137,7 @@ def test_training_report_states_the_known_counts_and_statistics(tmp_path: Path) 
     assert "| b.fa | 2 | 1 | 1 |" in markdown
     assert "excluded_too_short: 1 " in markdown
     assert "| length (nt) | 150 | 300 | 316.7 | 500 |" in markdown
-    assert "| soft | **FAIL** | 1 of 3 | tx3 |" in markdown
+    assert "| soft | **warn** | 1 of 3 |  | tx3 |" in markdown
     assert "(length.png)" in markdown and "(gc.png)" in markdown and "(data_docs/index.html)" in markdown
 
     assert_png(paths["length_png"])
@@ -167,7 +167,7 @@ def test_a_failing_training_gate_is_reported_as_failed(tmp_path: Path) -> None:
     markdown = Path(paths["summary_md"]).read_text()
     assert "**FAILED**" in markdown and "PASSED" not in markdown
     assert "| `expect_records_to_pass_the_reader` | at most 1.0% of the records are rejected by the reader | hard " \
-           "| **FAIL** | 1 of 4 | px1 |" in markdown
+           "| **FAIL** | 1 of 4 |  | px1 |" in markdown
 
 
 def test_prediction_report_counts_short_records_scored_with_a_warning(tmp_path: Path) -> None:

@@ -273,11 +273,26 @@ def _md_stats(summary: dict[str, Any]) -> str:
 
 def _md_outcomes(outcomes: Sequence[dict[str, Any]]) -> str:
     rows = [[f"`{o['expectation']}`", _cell(o["description"]), "hard" if o["severity"] == HARD else "soft",
-             "pass" if o["success"] else "**FAIL**",
-             "" if o["failing"] is None else f"{o['failing']:,} of {o['checked']:,}",
+             _verdict(o), "" if o["failing"] is None else f"{o['failing']:,} of {o['checked']:,}",
+             _observed(o),
              _cell(", ".join(o["examples"]))] for o in outcomes]
     return "## Expectations\n\n" + _md_table(
-        ["expectation", "rule", "severity", "result", "failing", "examples"], rows)
+        ["expectation", "rule", "severity", "result", "failing", "observed", "examples"], rows)
+
+
+def _observed(outcome: dict[str, Any]) -> str:
+    """The observed value of an aggregate rule (a map rule's is its failing count)."""
+    value = outcome["observed"]
+    if value is None or outcome["failing"] is not None:
+        return ""
+    return _number(value, 3) if isinstance(value, int | float) else _cell(str(value))
+
+
+def _verdict(outcome: dict[str, Any]) -> str:
+    """``pass``; a failed hard rule is **FAIL** (the run stops), a failed soft one **warn** (reported)."""
+    if outcome["success"]:
+        return "pass"
+    return "**FAIL**" if outcome["severity"] == HARD else "**warn**"
 
 
 def _md_links(files: dict[str, str]) -> str:
