@@ -18,6 +18,12 @@ is one partition folder, swapped in whole::
 
 Parquet readers skip names starting with ``_``, so the features dataset keeps one schema.
 
+With ``--gate training|prediction`` (``run(..., gate=...)``) the tasks also write one gate row per record
+read (:mod:`validation.records`) to ``_gate/`` in the staging folder; Spark reads them back, numbers them
+file-wide, marks the IDs kept in two ranges as rejected, and :func:`validation.gate.run_gate` checks that
+Spark DataFrame. A failed hard expectation raises :class:`validation.gate.GateFailed` (exit code 1) and
+publishes nothing; the gate rows are never published.
+
 Run with ``python -m spark_jobs.features_job --input A.fa [--input B.fa.gz ...] --output DIR --date D``;
 on Databricks the same file is the ``spark_python_task`` (``--master`` left unset there).
 """
@@ -29,15 +35,21 @@ import io
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import date as Date
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coding_potential.fasta import FastaFormatError, Record, read_records
 from coding_potential.features import compute_features, feature_columns
 from pipeline.files import replaced_folder
+
+if TYPE_CHECKING:  # the gate's modules load only when a gate runs (Great Expectations is slow to import)
+    from validation.gate import GateResult
+    from validation.settings import GateThresholds
 
 #: Records featurised per pandas batch inside a task (bounds a task's memory).
 BATCH_RECORDS = 20_000
@@ -55,6 +67,10 @@ MIN_RANGE_BYTES = 16 * 1024 * 1024
 #: each range sends with its counts (8 bytes a record on the driver): no Spark job unless two ranges
 #: share a hash. Above, it is a Spark aggregation of the IDs.
 HASHED_BYTES = 8 * 1024**3
+#: Staging subfolder of the gate rows, removed before the partition is published. The rows are one level
+#: down: Spark warns about a path it reads whose own name starts with ``_`` (a hidden file to it).
+GATE_FOLDER = "_gate"
+GATE_ROWS = f"{GATE_FOLDER}/records"
 
 
 def plan_ranges(path: str, split_bytes: int = SPLIT_BYTES) -> list[tuple[int, int]]:
@@ -165,7 +181,8 @@ def _part_name(file_index: int, chunk: int, part: int) -> str:
     return f"part-{file_index:05d}-{chunk:05d}-{part:04d}.parquet"
 
 
-def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str, hash_ids: bool = False) -> Iterator:
+def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str, hash_ids: bool = False,
+                     gate_rows: bool = False, labels: dict[str, int | None] | None = None) -> Iterator:
     """``mapInPandas`` body: ``frames`` hold indexes into ``ranges`` (file index, path, chunk, start, end, cut).
 
     The valid records of a range are featurised in batches of :data:`BATCH_RECORDS`, and each batch is
@@ -176,6 +193,9 @@ def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str, has
     several ranges, one ``valid`` row (``record_number``, ``id``, ``part``) per record for the duplicate
     check, and with ``hash_ids`` the 64-bit hashes of the valid IDs in the range row (``hashes``).
     Records are numbered within their range here; :func:`run` adds the records of earlier ranges.
+
+    With ``gate_rows``, each batch's records (valid and rejected, not a whole-file error) are also
+    written as gate rows to ``FOLDER/_gate/records/`` (:func:`_write_gate_rows`; ``labels``: path -> label).
     """
     from pipeline.tables import features_table, write_parquet
 
@@ -186,6 +206,9 @@ def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str, has
             error = None
             hashes: list[bytes] = []
             for part, (kept, dropped) in enumerate(_range_batches(path, int(start), int(end))):
+                if gate_rows:
+                    target = Path(folder) / GATE_ROWS / _part_name(file_index, chunk, part)
+                    _write_gate_rows(kept, dropped, path, chunk, (labels or {}).get(path), target)
                 if kept:
                     features = compute_features([r.sequence for r in kept])
                     table = features_table([r.id for r in kept], {name: features[name] for name in feature_names()})
@@ -206,6 +229,32 @@ def featurise_ranges(frames: Iterator, ranges: Sequence[tuple], folder: str, has
                                 reason=list(reasons), message=list(messages))
             yield _rows("range", path, chunk, record_number=[records], reason=[error], valid=[valid],
                         rejected=[rejected], hashes=[b"".join(hashes) if cut and hash_ids else None])
+
+
+def _write_gate_rows(kept: list[Record], dropped: list[tuple], path: str, chunk: int, label: int | None,
+                     target: Path) -> None:
+    """One batch's gate rows (:func:`validation.records.gate_table`, plus ``chunk`` for the file-wide
+    numbers), written even when empty so that every range leaves a file with the schema.
+
+    A whole-file error is no record read: it stays in the quarantine and the summary only.
+    """
+    import pyarrow as pa
+
+    from pipeline.tables import write_parquet
+    from validation.records import gate_table
+
+    dropped = [row for row in dropped if row[0] != WHOLE_FILE]
+    validated = pa.table({"source": pa.array([path] * len(kept), pa.string()),
+                          "record_number": pa.array([r.number for r in kept], pa.int64()),
+                          "id": pa.array([r.id for r in kept], pa.string()),
+                          "sequence": pa.array([r.sequence for r in kept], pa.large_string()),
+                          "label": pa.array([label] * len(kept), pa.int64())})
+    rejected = pa.table({"source": pa.array([path] * len(dropped), pa.string()),
+                         "record_number": pa.array([row[0] for row in dropped], pa.int64()),
+                         "id": pa.array([row[1] for row in dropped], pa.string()),
+                         "reason": pa.array([row[2] for row in dropped], pa.string())})
+    table = gate_table(validated, rejected)
+    write_parquet(table.append_column("chunk", pa.array([chunk] * table.num_rows, pa.int64())), target)
 
 
 def _id_hashes(ids: list[str]) -> bytes:
@@ -353,24 +402,42 @@ def spark_session(master: str | None = "local[*]"):
     return builder.getOrCreate()
 
 
-def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split_bytes: int = SPLIT_BYTES) -> dict:
+def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split_bytes: int = SPLIT_BYTES,
+        gate: str | None = None, thresholds: GateThresholds | None = None,
+        labels: dict[str, int] | None = None) -> dict:
     """Featurise ``inputs`` into ``OUTPUT/date=LOGICAL_DATE/``, replacing that partition whole.
 
     A file given twice is read once.
+
+    Parameters
+    ----------
+    gate : str, optional
+        ``training`` or ``prediction``: check the records read with that suite (on a Spark DataFrame)
+        before publishing. ``None`` (the default) runs no gate and writes no gate rows.
+    thresholds : validation.settings.GateThresholds, optional
+        The gate's limits; the environment's (:func:`validation.settings.thresholds`) when not given.
+    labels : dict of str to int, optional
+        The label (1 coding, 0 noncoding) of each input, by its path or its file name; others get null.
 
     Returns
     -------
     dict
         The run summary (also written as ``_summary.json``): per-file records, valid and quarantined
-        counts, whole-file errors, and the partition's path.
+        counts, whole-file errors, the partition's path and, with a gate, its result (``gate``).
 
     Raises
     ------
     RuntimeError
         When a file's records do not reconcile (records != valid + quarantined), or the rows written
         are not those counted: nothing is published.
+    validation.gate.GateFailed
+        When a hard expectation of the gate fails: nothing is published (the date keeps its partition).
+    coding_potential.fasta.FastaFormatError
+        With a gate, when an input is unusable as a whole (named with its error): nothing is published.
     """
     Date.fromisoformat(logical_date)
+    if gate is not None:
+        _check_gate_name(gate)
     output = output.removeprefix("file://")  # the local lake; abfss:// comes with the azure profile
     spark = spark or spark_session()
     paths = list(dict.fromkeys(str(Path(p).resolve()) for p in inputs))
@@ -383,7 +450,8 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
     target = Path(output) / f"date={logical_date}"
     with replaced_folder(target) as staging:
         # One partition per range, in order; the features are written by the map, the narrow rows cached.
-        body = partial(featurise_ranges, ranges=ranges, folder=str(staging), hash_ids=hash_ids)
+        body = partial(featurise_ranges, ranges=ranges, folder=str(staging), hash_ids=hash_ids,
+                       gate_rows=gate is not None, labels={path: _label(path, labels) for path in paths})
         rows = (spark.range(len(ranges), numPartitions=max(len(ranges), 1))
                 .mapInPandas(body, schema=_rows_schema()).cache())
         later = None
@@ -402,6 +470,19 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
             if not summary["valid"] and not any(staging.glob("part-*.parquet")):
                 _write_empty_features(staging)
             _check_written(staging, summary, sum(1 for r in counts.values() if r["reason"]), logical_date)
+            if gate is not None:
+                # Raised here, in the staging block: the date keeps its partition. A gated run refuses
+                # an unusable file, as the single-process gate does (there it is exit code 3).
+                unusable = [f for f in summary["files"] if f["file_error"]]
+                if unusable:
+                    raise FastaFormatError(unusable[0]["file_error"], "unusable input, not gated: " + "; ".join(
+                        f"{f['path']}: {f['file_error']}" for f in unusable))
+                result = _run_gate(spark, staging, offsets, later, summary, gate, thresholds)
+                summary["gate"] = result.as_dict()
+                if not result.passed:
+                    from validation.gate import GateFailed
+
+                    raise GateFailed(result)
         finally:
             rows.unpersist()
             if later is not None:
@@ -409,6 +490,80 @@ def run(inputs: Sequence[str], output: str, logical_date: str, spark=None, split
         summary["partition"] = str(target)
         (staging / "_summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
     return summary
+
+
+def _check_gate_name(gate: str) -> None:
+    """An unknown gate is an error before any work (the suite would only be built after the map)."""
+    from validation.settings import GATES
+
+    if gate not in GATES:
+        raise ValueError(f"unknown gate {gate!r}; available: {', '.join(GATES)}")
+
+
+def _label(path: str, labels: dict[str, int] | None) -> int | None:
+    """The label given for ``path``: by its path (as given or resolved) or its file name; else ``None``."""
+    for key, value in (labels or {}).items():
+        if key == Path(path).name or str(Path(key).resolve()) == path:
+            return value
+    return None
+
+
+def _run_gate(spark, staging: Path, offsets: dict, later, summary: dict, gate: str,
+              thresholds: GateThresholds | None) -> GateResult:
+    """Check the gate rows the tasks wrote to ``staging`` with the suite of ``gate``; then remove them.
+
+    Returns
+    -------
+    validation.gate.GateResult
+        What :func:`validation.gate.run_gate` found (it does not raise for failed expectations).
+    """
+    from validation.gate import run_gate
+    from validation.settings import thresholds as default_thresholds
+
+    frame = _gate_frame(spark, staging / GATE_ROWS, offsets, later)
+    read = {entry["path"]: entry["records"] for entry in summary["files"]}
+    try:
+        return run_gate(frame, gate, thresholds or default_thresholds(), read, run_name=f"spark {summary['date']}")
+    finally:
+        frame.unpersist()  # GX persists the batch's DataFrame; the session may run other jobs
+        shutil.rmtree(staging / GATE_FOLDER)  # not ignoring errors: the rows must not be published
+
+
+def _gate_frame(spark, folder: Path, offsets: dict, later):
+    """The gate rows as a Spark DataFrame with the columns of :data:`validation.records.SCHEMA`.
+
+    Record numbers move by the records of the file's earlier ranges (``offsets``), and the records
+    rejected as IDs kept in an earlier range (``later``, file-wide numbers) become ``duplicate_id``
+    rejections, as in the quarantine: the frame reconciles with the summary.
+    """
+    from pyspark.sql import functions as F
+
+    from validation.records import COLUMNS
+
+    if not any(folder.glob("*.parquet")):  # no input at all: an empty frame with the schema
+        _write_empty_gate_rows(folder / "part-empty.parquet")
+    shifts = spark.createDataFrame([(source, chunk, offset) for (source, chunk), offset in offsets.items()],
+                                   "source string, chunk long, offset long")
+    rows = (spark.read.parquet(str(folder)).join(F.broadcast(shifts), ["source", "chunk"], "left")
+            .withColumn("record_number", F.col("record_number") + F.coalesce(F.col("offset"), F.lit(0))))
+    if later is None:
+        return rows.select(*COLUMNS)
+    repeated = F.broadcast(later.select("source", "record_number", F.lit(True).alias("_later")))
+    rows = rows.join(repeated, ["source", "record_number"], "left")
+    # A rejection's row, as gate_table makes it from the quarantine: no sequence, no measures, no label.
+    rejected = {**{name: F.lit(None) for name in COLUMNS if name not in ("source", "record_number", "id")},
+                "valid": F.lit(False), "reason": F.lit("duplicate_id")}
+    return rows.select(*[F.when(F.col("_later").isNull(), F.col(name)).otherwise(rejected[name]).alias(name)
+                         if name in rejected else F.col(name) for name in COLUMNS])
+
+
+def _write_empty_gate_rows(target: Path) -> None:
+    import pyarrow as pa
+
+    from pipeline.tables import write_parquet
+    from validation.records import SCHEMA
+
+    write_parquet(SCHEMA.empty_table().append_column("chunk", pa.array([], pa.int64())), target)
 
 
 def _number_across_ranges(counts: dict) -> dict[tuple[str, int], int]:
@@ -597,11 +752,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="dataset folder (date= partitions inside)")
     parser.add_argument("--date", required=True, help="logical date, YYYY-MM-DD")
     parser.add_argument("--master", default="local[*]", help="Spark master; 'cluster' keeps the cluster's")
+    parser.add_argument("--gate", choices=("training", "prediction"),  # validation.settings.GATES
+                        help="check the records with this data-quality gate before publishing (exit 1 if it fails)")
+    parser.add_argument("--label", action="append", default=[], metavar="FILE=0|1",
+                        help="an input's label for the training gate, by path or file name (repeat for more)")
     options = parser.parse_args(argv)
+    labels = _parse_labels(parser, options.label)
     spark = spark_session(None if options.master == "cluster" else options.master)
-    summary = run(options.input, options.output, options.date, spark)
+    if options.gate is None:
+        summary = run(options.input, options.output, options.date, spark)
+    else:
+        from validation.gate import GateFailed
+
+        try:
+            summary = run(options.input, options.output, options.date, spark, gate=options.gate, labels=labels)
+        except GateFailed as failed:
+            print(failed, file=sys.stderr)
+            if failed.result.docs_index:
+                print(f"report: {failed.result.docs_index}", file=sys.stderr)
+            return 1
+        except FastaFormatError as error:
+            print(error, file=sys.stderr)
+            return 3
     print(json.dumps(summary))
     return 0
+
+
+def _parse_labels(parser: argparse.ArgumentParser, values: list[str]) -> dict[str, int]:
+    """``FILE=0|1`` options as ``{FILE: label}`` (a bad one ends the command with a usage error)."""
+    labels = {}
+    for value in values:
+        name, _, label = value.rpartition("=")
+        if not name or label not in ("0", "1"):
+            parser.error(f"--label takes FILE=0 or FILE=1, not {value!r}")
+        labels[name] = int(label)
+    return labels
 
 
 if __name__ == "__main__":

@@ -189,7 +189,8 @@ def _outcome(result: Any) -> Outcome:
         description=config_.description or "",
         severity=str(getattr(config_.severity, "value", config_.severity)),
         success=bool(result.success),
-        failing=int(details["unexpected_count"]) if map_like else None,
+        # Spark gives None (pandas 0) for a table with no rows: nothing fails there.
+        failing=int(details["unexpected_count"] or 0) if map_like else None,
         checked=int(details.get("element_count") or 0) if map_like else None,
         examples=examples,
         observed=_plain(details.get("observed_value")),
