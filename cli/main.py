@@ -203,12 +203,14 @@ def _gate(options: argparse.Namespace) -> int:
     for item in inputs:
         if problem := _input_exists(item.path):
             return _fail(problem, EXIT_BAD_INPUT)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")  # two runs in one second stay apart
     report_dir = options.report or str(config.var_dir() / "reports" / "validate" / f"{options.gate}-{stamp}")
     try:
         run = gate_inputs(inputs, options.gate, limits, report_dir, run_name=f"validate {options.gate} {stamp}")
     except FastaFormatError as error:
         return _fail(str(error), EXIT_BAD_INPUT)
+    except OSError as error:
+        return _write_failed(error, report_dir)
     if options.json:
         print(json.dumps({**run.result.as_dict(), "files": run.files, "report": run.report}))
     else:
@@ -218,6 +220,11 @@ def _gate(options: argparse.Namespace) -> int:
 
 def _gate_usage_problem(options: argparse.Namespace) -> str | None:
     labelled = options.coding or options.noncoding or options.manifest
+    if options.report is not None and (problem := _folder_problem(options.report, "report folder")
+                                       or ("report folder is an empty path" if not options.report else None)):
+        return problem
+    if "-" in options.coding + options.noncoding:
+        return "stdin ('-') is for --gate prediction; give the training files by path"
     if options.rejected:
         return "--rejected is not used with --gate: the report lists the rejected records (rejected.tsv)"
     if options.gate == "prediction":
@@ -242,10 +249,10 @@ def _print_gate(run) -> None:
     for item in run.files:
         console.print(f"{item['name']}: {item['records']:,} records, {item['valid']:,} valid, "
                       f"{item['rejected']:,} rejected", highlight=False, markup=False)
-    console.print(run.result.message(), highlight=False, markup=False)
-    console.print(f"report: {run.report['summary_md']}", highlight=False)
+    console.print(run.result.message(), highlight=False, markup=False, soft_wrap=True)  # one line per rule
+    console.print(f"report: {run.report['summary_md']}", highlight=False, markup=False)
     if run.report.get("data_docs"):
-        console.print(f"Data Docs: {run.report['data_docs']}", highlight=False)
+        console.print(f"Data Docs: {run.report['data_docs']}", highlight=False, markup=False)
 
 
 #: Rejected records listed by `validate` without --json (all of them go to --rejected FILE).

@@ -95,7 +95,9 @@ def test_a_clean_training_set_passes_with_its_soft_findings(training_files, tmp_
                          {"name": "noncoding.fa", "records": 250, "valid": 250, "rejected": 0}]
     short = sum(len(sequence) < 200 for _, sequence in coding + noncoding)
     assert _outcome(run, "expect_column_values_to_be_between").failing == short
-    assert _outcome(run, "expect_column_mean_to_be_between").observed == pytest.approx(150 / 400)
+    kept_coding = sum(len(sequence) >= 200 for _, sequence in coding)  # training keeps >= 200 nt
+    assert _outcome(run, "expect_column_mean_to_be_between").observed == pytest.approx(
+        kept_coding / (400 - short))
     assert _outcome(run, "expect_records_to_reconcile_with_reader").observed == 400
 
 
@@ -133,7 +135,7 @@ def test_ids_shared_across_training_files_fail(training_files, tmp_path, gx_root
     (failure,) = run.result.hard_failures
     assert failure.expectation == "expect_column_values_to_be_unique"
     assert failure.failing == 2  # both records of the one shared ID
-    assert failure.examples == [_ids(coding)[0]] * 2
+    assert failure.examples == [_ids(coding)[0]]  # both records of it, named once
 
 
 def test_one_label_only_fails(training_files, tmp_path, gx_root) -> None:
@@ -152,7 +154,7 @@ def test_the_manifest_gives_the_same_set(training_files, tmp_path, gx_root) -> N
     assert inputs == [LabelledInput(str(coding_path), coding_path.name, 1, "human"),
                       LabelledInput(str(noncoding_path), str(noncoding_path), 0, "human")]
     (tmp_path / "bad.tsv").write_text("path\tlabel\nx.fa\tmaybe\n")
-    with pytest.raises(ValueError, match="row 2: needs a path and a label"):
+    with pytest.raises(ValueError, match="line 2: needs a path and a label"):
         read_manifest(tmp_path / "bad.tsv")
 
 
@@ -215,10 +217,45 @@ def test_cli_training_gate_exit_codes_and_report(training_files, tmp_path, gx_ro
     (["validate", "--gate", "prediction", "x.fa", "--coding", "y.fa"], "belong to --gate training"),
     (["validate", "--coding", "y.fa"], "go with --gate"),
     (["validate", "--gate", "prediction", "x.fa", "--rejected", "r.tsv"], "report lists the rejected"),
+    (["validate", "--gate", "training", "--coding", "-", "--noncoding", "n.fa"], "stdin ('-') is for --gate"),
+    (["validate", "--gate", "prediction", "x.fa", "--report", ""], "report folder is an empty path"),
+    (["validate", "--gate", "prediction", "x.fa", "--report", "/no/such/dir/rep"], "does not exist"),
 ])
 def test_cli_gate_usage_errors(argv, message, capsys, gx_root) -> None:
     assert cli_main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_refuses_before_reading_what_it_cannot_write_or_count(training_files, tmp_path, gx_root,
+                                                                   capsys) -> None:
+    coding_path, noncoding_path, _, _ = training_files
+    a_file = tmp_path / "taken"
+    a_file.write_text("mine")
+    both = ["--coding", str(coding_path), "--noncoding", str(noncoding_path)]
+    assert cli_main(["validate", "--gate", "training", *both, "--report", str(a_file)]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err and a_file.read_text() == "mine"
+    assert cli_main(["validate", "--gate", "training", *both, "--noncoding", str(coding_path)]) == 2
+    assert "is listed twice in the training set" in capsys.readouterr().err
+    assert cli_main(["validate", "--gate", "training", *both, "--min-length", "9" * 25]) == 2
+    assert "min_length must be >= 0 and <= 1,000,000,000" in capsys.readouterr().err
+
+
+def test_the_data_manifest_and_a_spreadsheet_manifest_are_read(shared, tmp_path) -> None:
+    inputs = read_manifest(shared / "data" / "manifest.tsv")  # a 'file' column, paths relative to it
+    human = {i.name: i for i in inputs if i.species == "human"}
+    assert human["human/train_coding.fa.gz"].label == 1 and human["human/train_noncoding.fa.gz"].label == 0
+    assert Path(human["human/train_coding.fa.gz"].path) == shared / "data" / "human" / "train_coding.fa.gz"
+    saved = tmp_path / "excel.tsv"
+    saved.write_bytes("\ufeffpath\tlabel\n# a comment\n\nx.fa\tcoding\ny.fa\tnope\n".encode())
+    with pytest.raises(ValueError, match="line 5: needs a path and a label"):  # counted as an editor counts
+        read_manifest(saved)
+
+
+def test_examples_name_records_without_an_id_by_file_and_number(shared, tmp_path, gx_root) -> None:
+    path = shared / "cases" / "fasta" / "inputs" / "c05_lone_gt_and_empty_id.fa"
+    run = _run([LabelledInput(str(path), "c05.fa")], "prediction", tmp_path)
+    (failure,) = run.result.hard_failures
+    assert any(e.startswith("c05.fa record ") and e.endswith(" (no ID)") for e in failure.examples), failure.examples
 
 
 def test_cli_unusable_file_exits_3_naming_it(tmp_path, gx_root, capsys) -> None:

@@ -26,18 +26,19 @@ from validation.report import write_report
 from validation.settings import GateThresholds
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-#: The expectation types of the training suite, as the report must name them.
+#: The expectation types of the training gate, as the report must name them: hard suite, then soft.
 TRAINING_TYPES = (
     "expect_records_to_reconcile_with_reader", "expect_records_to_pass_the_reader",
-    "expect_sequences_to_be_valid_nucleotides", "expect_ambiguous_base_fraction_to_be_at_most",
-    "expect_column_values_to_be_unique", "expect_column_distinct_values_to_contain_set",
-    "expect_column_mean_to_be_between", "expect_column_values_to_be_between",
+    "expect_sequences_to_be_valid_nucleotides", "expect_column_values_to_be_unique",
+    "expect_column_distinct_values_to_contain_set",
+    "expect_ambiguous_base_fraction_to_be_at_most", "expect_column_mean_to_be_between",
+    "expect_column_values_to_be_between",
 )
 #: Hand-made valid records: (source, id, sequence, label). Lengths 300, 500, 150; GC 4/6, 1/2, 2/6.
 VALID = [
     ("a.fa", "tx1", "GGCCAT" * 50, 1),
-    ("a.fa", "tx2", "ACGT" * 125, 1),
-    ("b.fa", "tx3", "AATTGC" * 25, 0),
+    ("a.fa", "tx2", "ACGT" * 125, 0),
+    ("b.fa", "tx3", "AATTGC" * 25, 1),  # coding and short: training leaves it out, both labels remain
 ]
 #: One record the reader rejected.
 REJECTED = [("b.fa", "px1", "not_nucleotide", 0)]
@@ -215,7 +216,7 @@ def test_rerunning_into_the_same_folder_replaces_every_file(tmp_path: Path) -> N
     assert "run `second`" in Path(second["summary_md"]).read_text()
     assert sorted(p.name for p in out.iterdir()) == ["data_docs", "gc.png", "length.png", "summary.json",
                                                      "summary.md"]  # no temporary files left
-    runs = list((out / "data_docs" / "validations" / "coding_potential" / "training").iterdir())
+    runs = list((out / "data_docs" / "validations" / "coding_potential" / "training" / "hard").iterdir())
     assert sorted(p.name for p in runs) == ["first", "second"]
 
 
@@ -253,19 +254,21 @@ def test_data_docs_show_a_passing_and_a_failing_run_in_chromium(tmp_path: Path) 
     assert hard.expectation == "expect_records_to_pass_the_reader"
     paths = write_report(failing, failing_table, tmp_path / "report")
 
-    suites = ["coding_potential.training", "coding_potential.prediction"]
-    shown = check_data_docs(paths["data_docs"], artifacts() / "data-docs-index.png", suites)
+    # each gate is two suites: its hard rules, and its soft ones (failed = warnings, the run goes on)
+    want = {"coding_potential.training.hard": ["succeeded"], "coding_potential.prediction.hard": ["failed"],
+            "coding_potential.training.soft": ["failed" if passing.warnings else "succeeded"],
+            "coding_potential.prediction.soft": ["failed" if failing.warnings else "succeeded"]}
+    shown = check_data_docs(paths["data_docs"], artifacts() / "data-docs-index.png", list(want))
     print(f"\nData Docs index screenshot: {shown['screenshot']}")
     assert shown["missing"] == [], shown["text"]
-    assert shown["suites"] == {"coding_potential.training": ["succeeded"],
-                               "coding_potential.prediction": ["failed"]}, shown["runs"]
-    assert sorted(run["status"] for run in shown["runs"]) == ["failed", "succeeded"]
+    assert shown["suites"] == want, shown["runs"]
+    assert len(shown["runs"]) == 4
     assert {run["run_name"] for run in shown["runs"]} == {"training passes", "prediction fails"}
     assert "Validation Results" in shown["text"] and "prediction fails" in shown["text"]
     assert shown["icons_rendered"]
     assert_png(shown["screenshot"])
 
-    (failed_run,) = [run for run in shown["runs"] if run["status"] == "failed"]
+    (failed_run,) = [run for run in shown["runs"] if run["suite"] == "coding_potential.prediction.hard"]
     page = check_validation_page(failed_run["page"], artifacts() / "data-docs-failed-run.png")
     print(f"failed run screenshot: {page['screenshot']}")
     assert page["status"] == "failed"
@@ -273,5 +276,5 @@ def test_data_docs_show_a_passing_and_a_failing_run_in_chromium(tmp_path: Path) 
     (rule,) = [e for e in page["expectations"] if e["rule"] == hard.description]
     assert rule["status"] == "failed" and "3 unexpected values found" in rule["text"], page["expectations"]
     failed_rules = {e["rule"] for e in page["expectations"] if e["status"] == "failed"}
-    assert failed_rules == {o.description for o in failing.outcomes if not o.success}
+    assert failed_rules == {o.description for o in failing.hard_failures}
     assert_png(page["screenshot"])

@@ -150,7 +150,12 @@ def test_spark_and_pandas_gates_agree_on_real_records(spark, labelled, spark_fra
         assert pq.read_table(partition).num_rows == 402
     assert outcomes["training"]["expect_column_values_to_be_unique"][1:4] == (True, 0, 402)
     assert outcomes["training"]["expect_column_distinct_values_to_contain_set"][1:2] == (True,)
-    assert outcomes["training"]["expect_column_mean_to_be_between"][-1] == pytest.approx(202 / 402)  # coding: 200 + 2
+    # the coding share of what training keeps (>= 200 nt); the dropped duplicate is the noncoding file's last
+    coding = [s for _, s in read_plain_fasta(paths[0]) if s != PROTEIN]
+    noncoding = [s for _, s in read_plain_fasta(paths[1]) if s != PROTEIN][:-1]
+    kept_coding, kept_noncoding = (sum(len(s) >= 200 for s in part) for part in (coding, noncoding))
+    assert outcomes["training"]["expect_column_mean_to_be_between"][-1] == pytest.approx(
+        kept_coding / (kept_coding + kept_noncoding))
 
 
 @pytest.fixture

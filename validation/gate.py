@@ -19,12 +19,14 @@ from typing import Any
 from coding_potential import config
 
 from .settings import GateThresholds
-from .suites import HARD, build_suite, suite_name
+from .suites import HARD, build_suites, suite_name
 
 log = logging.getLogger(__name__)
 
-#: Example IDs a gate message and the report list per failing expectation.
+#: Example records a gate message and the report list per failing expectation.
 EXAMPLES = 5
+#: What names an example record: its ID, or its file and number when it has no ID.
+EXAMPLE_COLUMNS = ("id", "source", "record_number")
 
 
 class GateFailed(RuntimeError):
@@ -137,26 +139,26 @@ def run_gate(frame: Any, gate: str, thresholds: GateThresholds, records_read: di
     from . import expectations  # noqa: F401 (registers the custom expectations)
 
     spark = not hasattr(frame, "iloc")
-    suite = build_suite(gate, thresholds, records_read)
+    suites = build_suites(gate, thresholds, records_read)
     with _locked_context() as context:
         source_name = "records_spark" if spark else "records_pandas"
         source = (context.data_sources.add_or_update_spark(source_name) if spark
                   else context.data_sources.add_or_update_pandas(source_name))
         asset = source.add_dataframe_asset(gate)
         batch = asset.add_batch_definition_whole_dataframe("whole")
-        suite = context.suites.add_or_update(suite)
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=f"{gate}_{source_name}", data=batch, suite=suite))
+        definitions = [context.validation_definitions.add_or_update(gx.ValidationDefinition(
+            name=f"{suite.name}_{source_name}", data=batch, suite=context.suites.add_or_update(suite)))
+            for suite in suites]
         checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-            name=f"{gate}_{source_name}", validation_definitions=[definition],
+            name=f"{gate}_{source_name}", validation_definitions=definitions,
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES,
-                           "unexpected_index_column_names": ["id"]}))
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 4 * EXAMPLES,
+                           "unexpected_index_column_names": list(EXAMPLE_COLUMNS)}))
         run = checkpoint.run(batch_parameters={"dataframe": frame},
                              run_id=gx.RunIdentifier(run_name=run_name))
         docs = context.get_docs_sites_urls()
-    (validation,) = run.run_results.values()
-    outcomes = [_outcome(result) for result in validation.results]
+    by_suite = {validation.suite_name: validation for validation in run.run_results.values()}
+    outcomes = [_outcome(result) for suite in suites for result in by_suite[suite.name].results]
     index = docs[0]["site_url"].removeprefix("file://") if docs else None
     result = GateResult(gate=gate, run_name=run_name, thresholds=thresholds.as_dict(), outcomes=outcomes,
                         docs_index=index)
@@ -174,7 +176,15 @@ def _locked_context() -> Iterator[Any]:
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield gx.get_context(mode="file", project_root_dir=str(root))
+            context = gx.get_context(mode="file", project_root_dir=str(root))
+            bars = context.variables.progress_bars  # a dict once read back from great_expectations.yml
+            if (bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)):
+                from great_expectations.data_context.types.base import ProgressBarsConfig
+
+                # Metric progress bars go to stderr: noise in task logs and in the CLI's output.
+                context.variables.progress_bars = ProgressBarsConfig(globally=False)
+                context.variables.save()
+            yield context
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -182,7 +192,7 @@ def _locked_context() -> Iterator[Any]:
 def _outcome(result: Any) -> Outcome:
     config_ = result.expectation_config
     details = result.result or {}
-    examples = [str(row.get("id")) for row in details.get("partial_unexpected_index_list") or []][:EXAMPLES]
+    examples = _examples(details.get("partial_unexpected_index_list") or [])
     map_like = "unexpected_count" in details
     return Outcome(
         expectation=config_.type,
@@ -196,6 +206,13 @@ def _outcome(result: Any) -> Outcome:
         observed=_plain(details.get("observed_value")),
         details=_plain(details.get("details") or {}),
     )
+
+
+def _examples(rows: list[dict[str, Any]]) -> list[str]:
+    """Up to :data:`EXAMPLES` distinct records: the ID, or ``FILE record N (no ID)``."""
+    named = [str(row.get("id")) if row.get("id") else f"{row.get('source')} record {row.get('record_number')} (no ID)"
+             for row in rows]
+    return list(dict.fromkeys(named))[:EXAMPLES]
 
 
 def _plain(value: Any) -> Any:

@@ -6,6 +6,7 @@ Used by the pipeline's validate step and by ``coding-potential validate --gate``
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,36 +46,56 @@ class GateRun:
 
 
 def read_manifest(path: str | Path) -> list[LabelledInput]:
-    """A training set from a TSV manifest: columns ``path`` and ``label`` (``1``/``coding`` or
-    ``0``/``noncoding``), optional ``species``; ``#`` lines are comments; relative paths are relative to
-    the manifest's folder.
+    """A training set from a TSV manifest: columns ``path`` (or ``file``) and ``label`` (``1``/``coding``
+    or ``0``/``noncoding``), optional ``species``; ``#`` lines are comments; relative paths are relative
+    to the manifest's folder (``shared/data/manifest.tsv`` is one).
 
     Raises
     ------
     ValueError
-        A missing column, an unknown label or an empty manifest, naming the line.
+        An unreadable manifest, a missing column, an unknown label, a file listed twice or no row,
+        naming the manifest and the line.
     """
     manifest = Path(path)
-    lines = [line for line in manifest.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    rows = list(csv.DictReader(lines, delimiter="\t"))
-    if not rows or not {"path", "label"} <= set(rows[0]):
-        raise ValueError(f"{manifest}: a manifest needs a header line with the columns 'path' and 'label' "
-                         "(tab-separated) and at least one row")
+    try:
+        text = manifest.read_text(encoding="utf-8-sig")  # a BOM, as spreadsheets save, is not a column name
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"manifest {str(manifest)!r} cannot be read: {error}") from error
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    rows = list(csv.DictReader([line for _, line in numbered], delimiter="\t"))
+    header = [name.strip() for name in (rows[0].keys() if rows else [])]
+    column = "path" if "path" in header else "file"
+    if not rows or column not in header or "label" not in header:
+        raise ValueError(f"manifest {str(manifest)!r}: needs a tab-separated header with the columns 'path' (or "
+                         f"'file') and 'label', and at least one row; found columns {header or 'none'}")
     inputs = []
-    for number, row in enumerate(rows, start=2):
-        label = _LABELS.get((row.get("label") or "").strip().lower())
-        if label is None or not (row.get("path") or "").strip():
-            raise ValueError(f"{manifest}: row {number}: needs a path and a label of 1/coding or 0/noncoding, "
-                             f"got {row!r}")
-        file = Path(row["path"].strip())
+    for (line, _), row in zip(numbered[1:], rows, strict=True):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str | None)}
+        label = _LABELS.get(row.get("label", "").lower())
+        if label is None or not row.get(column):
+            raise ValueError(f"manifest {str(manifest)!r} line {line}: needs a {column} and a label of 1/coding "
+                             f"or 0/noncoding, got {row.get(column)!r} and {row.get('label')!r}")
+        file = Path(row[column])
         file = file if file.is_absolute() else manifest.parent / file
-        inputs.append(LabelledInput(str(file), row["path"].strip(), label, (row.get("species") or "").strip() or None))
-    return inputs
+        inputs.append(LabelledInput(str(file), row[column], label, row.get("species") or None))
+    return _listed_once(inputs)
 
 
 def labelled_inputs(coding: Sequence[str], noncoding: Sequence[str]) -> list[LabelledInput]:
-    """Training inputs from ``--coding`` and ``--noncoding`` files."""
-    return [LabelledInput(p, p, 1) for p in coding] + [LabelledInput(p, p, 0) for p in noncoding]
+    """Training inputs from ``--coding`` and ``--noncoding`` files (each file once)."""
+    return _listed_once([LabelledInput(p, p, 1) for p in coding] + [LabelledInput(p, p, 0) for p in noncoding])
+
+
+def _listed_once(inputs: list[LabelledInput]) -> list[LabelledInput]:
+    """``inputs``, refusing a file given twice (its records would count twice, under one name)."""
+    seen: dict[str, str] = {}
+    for item in inputs:
+        key = os.path.realpath(item.path)
+        if key in seen or item.name in seen.values():
+            raise ValueError(f"{item.name!r} is listed twice in the training set")
+        seen[key] = item.name
+    return inputs
 
 
 def gate_inputs(inputs: Sequence[LabelledInput], gate: str, thresholds: GateThresholds, report_dir: str | Path,

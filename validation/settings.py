@@ -17,6 +17,8 @@ from coding_potential.codes import SHORT_SEQUENCE_NT
 #: The two gates: a labelled training set, or the inputs of one scoring run.
 GATES = ("training", "prediction")
 _ENV_PREFIX = "CODING_POTENTIAL_GATE_"
+#: Longer than any transcript (the longest known are ~100 kb): a min_length above is a typo.
+MAX_MIN_LENGTH = 10**9
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,9 @@ class GateThresholds:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"gate threshold {name} must be in [0, 1], not {value!r}")
-        if self.min_length < 0:
-            raise ValueError(f"gate threshold min_length must be >= 0, not {self.min_length!r}")
+        if not 0 <= self.min_length <= MAX_MIN_LENGTH:
+            raise ValueError(f"gate threshold min_length must be >= 0 and <= {MAX_MIN_LENGTH:,}, "
+                             f"not {self.min_length!r}")
         if self.min_coding_share > self.max_coding_share:
             raise ValueError(f"gate threshold min_coding_share ({self.min_coding_share}) is above "
                              f"max_coding_share ({self.max_coding_share})")
