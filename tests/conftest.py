@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import logging
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,19 @@ def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CODING_POTENTIAL_VAR", str(folder))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return folder
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A local[2] Spark session for one test module (stopped after it)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from spark_jobs.features_job import spark_session
+
+    session = spark_session("local[2]")
+    yield session
+    session.stop()
+    # py4j logs "Closing down clientserver connection" at interpreter exit, after pytest closed its streams.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def read_plain_fasta(path: Path) -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ rerun of a date replaces its partition."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -19,18 +18,6 @@ from pipeline.tables import featurise_file
 from spark_jobs.features_job import QUARANTINE_COLUMNS
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def spark():
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from spark_jobs.features_job import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
-    # py4j logs "Closing down clientserver connection" at interpreter exit, after pytest closed its streams.
-    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="module")

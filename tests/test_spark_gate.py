@@ -3,9 +3,6 @@ Spark DataFrame as on the single-process path's pandas DataFrame, and a failed g
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,18 +18,6 @@ pytestmark = pytest.mark.slow
 PROTEIN = "MKVLAAGIVGLLLAQWERTYIPASDFGHKLMKVLAAGIVGLLLAQWERTYIPASDFGHKL"
 #: Cut size of the test files: a few ranges each, so IDs meet across ranges (as in test_spark_features).
 SPLIT_BYTES = 100_000
-
-
-@pytest.fixture(scope="module")
-def spark():
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from spark_jobs.features_job import spark_session
-
-    session = spark_session("local[2]")
-    yield session
-    session.stop()
-    # py4j logs "Closing down clientserver connection" at interpreter exit, after pytest closed its streams.
-    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture(autouse=True)
