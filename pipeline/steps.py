@@ -133,7 +133,7 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
 
     limits = gate_thresholds(thresholds)
     raw = lake_layout.partition("raw", dataset, date, lake)
-    inputs = storage.folder(raw).read_json(lake_layout.INPUTS_FILE)["inputs"]
+    inputs = _raw_inputs(storage.folder(raw))
     validated = lake_layout.partition("validated", dataset, date, lake)
     quarantine = lake_layout.partition("quarantine", dataset, date, lake)
     by_species = bool(inputs) and all(item.get("species") for item in inputs)
@@ -168,6 +168,17 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
     return {"validated": validated, "quarantine": quarantine, **totals, "skip": totals["valid"] == 0,
             "gate": {"passed": True, "warnings": [o.line() for o in result.warnings]}, "report": report["summary_md"],
             "data_docs": report.get("data_docs")}
+
+
+def _raw_inputs(raw: storage.Folder) -> list[dict[str, Any]]:
+    """The raw partition's files: as its ``_inputs.json`` lists them, or, for a partition a plain copy
+    filled (ADF's Copy activity in production), every FASTA file in it, unlabelled, in name order."""
+    if raw.fs.exists(f"{raw.path}/{lake_layout.INPUTS_FILE}"):
+        return raw.read_json(lake_layout.INPUTS_FILE)["inputs"]
+    found = sorted(path for path in raw.fs.find(raw.path) if path.lower().endswith(FASTA_SUFFIXES))
+    log.info("%s has no %s: validating its %d FASTA file(s)", raw.uri, lake_layout.INPUTS_FILE, len(found))
+    return [{"name": path[len(raw.path) + 1:], "path": path if _is_local(raw) else f"{raw.uri}{path[len(raw.path):]}",
+             "label": None, "species": None} for path in found]
 
 
 def _count(totals: dict[str, Any], name: str, records: list, rejections: list) -> None:

@@ -70,3 +70,18 @@ def test_features_in_process_match_the_core_and_rerun_replaces(lake_root: Path) 
     assert read_partition(again["features"]).num_rows == 2  # replaced, never appended
     with pytest.raises(ValueError, match="unknown features engine 'gpu'"):
         steps.build_features(DAY, "scoring", engine="gpu")
+
+
+def test_a_raw_partition_without_inputs_file_is_validated_file_by_file(lake_root: Path) -> None:
+    """A raw partition filled by a plain copy (ADF's Copy activity) has no _inputs.json: its FASTA files
+    are validated in name order, unlabelled; other files are not inputs."""
+    raw = lake_root / "raw" / "scoring" / f"date={DAY}"
+    (raw / "sub").mkdir(parents=True)
+    (raw / "b.fa").write_text(f">b1\n{GOOD}\n")
+    (raw / "sub" / "a.fasta").write_text(f">a1\n{GOOD}\n>a2\n{SHORT}\n")
+    (raw / "notes.csv").write_text("not,fasta\n")
+    result = steps.validate_inputs(DAY, "scoring")
+    assert result["files"] == [{"name": "b.fa", "records": 1, "valid": 1, "rejected": 0},
+                               {"name": "sub/a.fasta", "records": 2, "valid": 2, "rejected": 0}]
+    validated = read_partition(result["validated"])
+    assert sorted(validated.column("id").to_pylist()) == ["a1", "a2", "b1"]

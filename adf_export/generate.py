@@ -1,0 +1,288 @@
+"""ADF pipelines mirror-generated from the ``azure``-profile DAGs: one pipeline per DAG, one activity per task.
+
+Each task maps to one activity by its operator and step (:data:`MAPPING`):
+
+- ``PipelineStepDatabricksOperator`` (validate, features, predict) -> ``DatabricksSparkPython`` with the
+  operator's own ``python_file``, libraries and ``--step STEP --args JSON`` parameters;
+- the ingest step -> ``Copy`` (Binary, landing Blob container -> the lake's raw zone in ADLS Gen2);
+- every other step (resolve inputs, train, evaluate, register) -> a ``WebActivity`` that submits an
+  Azure ML command job (REST API, managed identity) running ``python -m pipeline run STEP --args JSON``:
+  the same code the DAG runs. ``AzureMLExecutePipeline`` runs only SDK v1 published pipelines, so the
+  v2 jobs API through a Web activity is the route for this project's v2 workspace.
+
+A task whose operator and step have no mapping is an error naming the task, never a silent omission.
+Arguments are translated from the DAG's templates (``{{ ds }}``, ``{{ params.X }}``, an upstream task's
+output) into one ADF string expression that builds the same JSON the Databricks operator sends (keys
+sorted, as ``json.dumps(..., sort_keys=True)``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from coding_potential.config import REPO_ROOT
+
+DAGS_FOLDER = REPO_ROOT / "dags"
+#: The ADF pipeline of each DAG.
+PIPELINES = {"coding_potential_training": "pl_coding_potential_training",
+             "coding_potential_scoring": "pl_coding_potential_scoring"}
+#: The logical date (``{{ ds }}``) as a pipeline parameter; triggers set it.
+DATE_PARAMETER = "date"
+#: Extra parameters of the scoring pipeline, set by the tumbling-window (backfill) trigger.
+WINDOW_PARAMETERS = ("windowStart", "windowEnd")
+AML_API_VERSION = "2024-04-01"
+_DS = re.compile(r"^\{\{\s*ds\s*\}\}$")
+_PARAM = re.compile(r"^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
+
+
+class UnmappedTaskError(ValueError):
+    """A DAG task whose operator (and step) has no ADF activity mapping."""
+
+
+# ----------------------------------------------------------------------------------------- the DAGs
+@contextmanager
+def _azure_profile():
+    previous = os.environ.get("CODING_POTENTIAL_PROFILE")
+    os.environ["CODING_POTENTIAL_PROFILE"] = "azure"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("CODING_POTENTIAL_PROFILE", None)
+        else:
+            os.environ["CODING_POTENTIAL_PROFILE"] = previous
+
+
+def azure_dags(folder: Path = DAGS_FOLDER) -> dict[str, Any]:
+    """The DAGs as the DAG processor parses them in the ``azure`` profile, by DAG id."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    with _azure_profile():
+        bag = DagBag(dag_folder=str(folder))
+    if bag.import_errors:
+        raise RuntimeError(f"the DAGs do not parse in the azure profile: {bag.import_errors}")
+    return {dag_id: bag.dags[dag_id] for dag_id in PIPELINES}
+
+
+# ------------------------------------------------------------------------------------- parameters
+def adf_parameter(param: Any) -> dict[str, Any]:
+    """An ADF pipeline parameter from an Airflow ``Param``: PascalCase type, the same default.
+
+    A nullable param (``type: ["null", X]``) becomes a ``String`` whose empty value means null (ADF
+    parameters cannot be null); its expression renders ``null`` then (:func:`_value_expression`).
+    """
+    kind = param.schema.get("type", "string")
+    default = param.value
+    if isinstance(kind, list):
+        return {"type": "String", "defaultValue": "" if default is None else str(default)}
+    adf_type = {"string": "String", "integer": "Int", "number": "Float", "boolean": "Bool", "array": "Array",
+                "object": "Object"}[kind]
+    return {"type": adf_type, "defaultValue": default}
+
+
+def pipeline_parameters(dag: Any) -> dict[str, dict[str, Any]]:
+    """The DAG's params as ADF parameters, plus ``date`` (and the window for a scheduled DAG)."""
+    parameters = {DATE_PARAMETER: {"type": "String"}}
+    if dag.schedule is not None:
+        parameters.update({name: {"type": "String", "defaultValue": ""} for name in WINDOW_PARAMETERS})
+    for name in sorted(dag.params):
+        parameters[name] = adf_parameter(dag.params.get_param(name))
+    return parameters
+
+
+# ------------------------------------------------------------------------------------ expressions
+def _param_kind(dag: Any, name: str) -> str:
+    kind = dag.params.get_param(name).schema.get("type", "string")
+    return "nullable" if isinstance(kind, list) else kind
+
+
+def _value_expression(value: Any, dag: Any, task_id: str) -> str:
+    """JSON text of one argument value, as ADF string-interpolation text (``@{...}`` for the dynamic parts)."""
+    from airflow.sdk.definitions.xcom_arg import XComArg
+
+    if isinstance(value, XComArg):
+        upstream = value.operator.task_id
+        return f"@{{string(activity('{upstream}').output)}}"
+    if isinstance(value, dict):
+        items = [f'"{key}": {_value_expression(value[key], dag, task_id)}' for key in sorted(value)]
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value_expression(item, dag, task_id) for item in value) + "]"
+    if isinstance(value, str) and _DS.match(value):
+        return f'"@{{pipeline().parameters.{DATE_PARAMETER}}}"'
+    if isinstance(value, str) and (match := _PARAM.match(value)):
+        return _param_expression(match.group(1), dag, task_id)
+    if isinstance(value, str) and "{{" in value:
+        raise UnmappedTaskError(f"task {task_id!r}: argument template {value!r} has no ADF translation "
+                                "(only '{{ ds }}', '{{ params.NAME }}' and upstream outputs are mirrored)")
+    import json
+
+    return json.dumps(value)
+
+
+def _param_expression(name: str, dag: Any, task_id: str) -> str:
+    if name not in dag.params:
+        raise UnmappedTaskError(f"task {task_id!r}: unknown param {name!r}")
+    ref = f"pipeline().parameters.{name}"
+    kind = _param_kind(dag, name)
+    if kind == "nullable":
+        inner = dag.params.get_param(name).schema["type"]
+        quoted = "string" in inner
+        shown = f"concat('\"', {ref}, '\"')" if quoted else ref
+        return f"@{{if(empty({ref}), 'null', {shown})}}"
+    if kind == "string":
+        return f'"@{{{ref}}}"'
+    if kind in ("array", "object"):
+        return f"@{{string({ref})}}"
+    if kind == "boolean":
+        return f"@{{if({ref}, 'true', 'false')}}"
+    return f"@{{{ref}}}"
+
+
+def arguments_expression(task: Any, dag: Any) -> str:
+    """The ``--args`` JSON of a task as an ADF string: the same keys (sorted) and values as Airflow renders."""
+    return _value_expression(dict(task.arguments), dag, task.task_id)
+
+
+# ------------------------------------------------------------------------------------- activities
+def _policy(task: Any, timeout_seconds: int | None) -> dict[str, Any]:
+    """Retries and timeout as the task's (a Databricks run's own timeout, else the task's execution_timeout)."""
+    if timeout_seconds is None and task.execution_timeout is not None:
+        timeout_seconds = int(task.execution_timeout.total_seconds())
+    timeout = "0.12:00:00" if not timeout_seconds else _timespan(timeout_seconds)
+    return {"timeout": timeout, "retry": int(task.retries or 0),
+            "retryIntervalInSeconds": max(30, int(task.retry_delay.total_seconds())),
+            "secureOutput": False, "secureInput": False}
+
+
+def _timespan(seconds: int) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{days}.{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def _depends_on(task: Any) -> list[dict[str, Any]]:
+    """The task's upstream edges, each ``Succeeded`` (Airflow's default trigger rule, all_success)."""
+    if str(task.trigger_rule) not in ("all_success", "TriggerRule.ALL_SUCCESS"):
+        raise UnmappedTaskError(f"task {task.task_id!r}: trigger rule {task.trigger_rule} has no ADF dependency "
+                                "condition here (only all_success -> Succeeded is mirrored)")
+    return [{"activity": name, "dependencyConditions": ["Succeeded"]} for name in sorted(task.upstream_task_ids)]
+
+
+def databricks_activity(task: Any, dag: Any) -> dict[str, Any]:
+    """``DatabricksSparkPython``: the operator's python file, libraries and ``--step/--args`` parameters."""
+    libraries = []
+    for library in task.libraries or []:
+        if "whl" in library:
+            libraries.append({"whl": library["whl"]})
+        elif "pypi" in library:
+            libraries.append({"pypi": {"package": library["pypi"]["package"]}})
+        else:
+            raise UnmappedTaskError(f"task {task.task_id!r}: library {library!r} has no ADF form (whl or pypi)")
+    return {
+        "name": task.task_id, "type": "DatabricksSparkPython", "dependsOn": _depends_on(task),
+        "policy": _policy(task, task.timeout_seconds),
+        "userProperties": [],
+        "typeProperties": {"pythonFile": task.python_file,
+                           "parameters": ["--step", task.step, "--args", arguments_expression(task, dag)],
+                           "libraries": libraries},
+        "linkedServiceName": {"referenceName": "ls_databricks", "type": "LinkedServiceReference"},
+    }
+
+
+def copy_activity(task: Any, dag: Any) -> dict[str, Any]:
+    """``Copy``: the day's ``YYYY-MM-DD/`` blobs of the landing container into ``raw/scoring/date=D``
+    of the lake (Binary datasets, the same bytes; the validate step lists the partition's FASTA files)."""
+    date = f"pipeline().parameters.{DATE_PARAMETER}"
+    return {
+        "name": task.task_id, "type": "Copy", "dependsOn": _depends_on(task), "policy": _policy(task, None),
+        "userProperties": [],
+        "typeProperties": {
+            "source": {"type": "BinarySource", "storeSettings": {
+                "type": "AzureBlobStorageReadSettings", "recursive": True,
+                "wildcardFolderPath": {"value": f"@{date}", "type": "Expression"}, "wildcardFileName": "*"}},
+            "sink": {"type": "BinarySink", "storeSettings": {"type": "AzureBlobFSWriteSettings",
+                                                            "copyBehavior": "PreserveHierarchy"}},
+        },
+        "inputs": [{"referenceName": "ds_landing_fasta", "type": "DatasetReference",
+                    "parameters": {"folder": {"value": f"@{date}", "type": "Expression"}}}],
+        "outputs": [{"referenceName": "ds_raw_fasta", "type": "DatasetReference",
+                     "parameters": {"folder": {"value": f"@concat('raw/scoring/date=', {date})",
+                                               "type": "Expression"}}}],
+    }
+
+
+def azure_ml_activity(task: Any, dag: Any) -> dict[str, Any]:
+    """``WebActivity``: PUT an Azure ML command job running ``python -m pipeline run STEP --args JSON``.
+
+    The job's name is the ADF run ID plus the task (a retried activity resubmits the same job name,
+    which Azure ML refuses: the retry is visible, not duplicated). Workspace, compute and environment
+    are the factory's global parameters (ARM parameters at deployment).
+    """
+    g = "pipeline().globalParameters"
+    url = (f"@concat('https://management.azure.com/subscriptions/', {g}.amlSubscriptionId, "
+           f"'/resourceGroups/', {g}.amlResourceGroup, '/providers/Microsoft.MachineLearningServices/workspaces/', "
+           f"{g}.amlWorkspace, '/jobs/', pipeline().RunId, '-{task.task_id}?api-version={AML_API_VERSION}')")
+    body = {"properties": {
+        "jobType": "Command",
+        "displayName": f"{dag.dag_id}.{task.task_id}",
+        "experimentName": dag.dag_id,
+        "command": f"python -m pipeline run {task.step} --args \"$CODING_POTENTIAL_STEP_ARGS\"",
+        "environmentVariables": {"CODING_POTENTIAL_PROFILE": "azure",
+                                 "CODING_POTENTIAL_STEP_ARGS": arguments_expression(task, dag)},
+        "environmentId": f"@{{{g}.amlEnvironment}}",
+        "computeId": f"@{{{g}.amlCompute}}",
+    }}
+    return {
+        "name": task.task_id, "type": "WebActivity", "dependsOn": _depends_on(task), "policy": _policy(task, None),
+        "userProperties": [],
+        "typeProperties": {"method": "PUT", "url": {"value": url, "type": "Expression"}, "body": body,
+                           "authentication": {"type": "MSI", "resource": "https://management.azure.com/"}},
+    }
+
+
+#: (operator class name, step or None for any step) -> activity builder. Looked up step first.
+MAPPING: dict[tuple[str, str | None], Callable[[Any, Any], dict[str, Any]]] = {
+    ("PipelineStepDatabricksOperator", None): databricks_activity,
+    ("PipelineStepOperator", "ingest_landing"): copy_activity,
+    ("PipelineStepOperator", "resolve_training_inputs"): azure_ml_activity,
+    ("PipelineStepOperator", "train_candidate"): azure_ml_activity,
+    ("PipelineStepOperator", "evaluate_candidate"): azure_ml_activity,
+    ("PipelineStepOperator", "register_candidate"): azure_ml_activity,
+}
+
+
+def activity(task: Any, dag: Any) -> dict[str, Any]:
+    """The one activity of ``task``; :class:`UnmappedTaskError` when its operator has no mapping."""
+    kind = type(task).__name__
+    step = getattr(task, "step", None)
+    builder = MAPPING.get((kind, step)) or MAPPING.get((kind, None))
+    if builder is None:
+        raise UnmappedTaskError(f"task {task.task_id!r} of {dag.dag_id}: no ADF activity for operator {kind}"
+                                f"{f' (step {step})' if step else ''}; add one to adf_export.generate.MAPPING")
+    return builder(task, dag)
+
+
+def pipeline_resource(dag: Any) -> dict[str, Any]:
+    """The ADF pipeline of ``dag`` in the Git-integration form ``{"name", "properties"}``."""
+    ordered = dag.topological_sort() if hasattr(dag, "topological_sort") else dag.tasks
+    activities = [activity(task, dag) for task in ordered]
+    return {"name": PIPELINES[dag.dag_id], "properties": {
+        "description": (dag.description or "").strip(),
+        "activities": activities,
+        "parameters": pipeline_parameters(dag),
+        "annotations": sorted(dag.tags),
+        "folder": {"name": "coding-potential"},
+    }}
+
+
+def pipelines(dags: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Both pipelines, from the azure-profile DAGs (parsed here unless given)."""
+    dags = dags or azure_dags()
+    return [pipeline_resource(dags[dag_id]) for dag_id in PIPELINES]

@@ -1,0 +1,208 @@
+"""The ADF pipelines mirror the azure-profile DAGs: one activity per task, the same edges and params, and
+arguments that evaluate to the JSON the Databricks operator sends for the same run.
+
+The ADF expressions are evaluated by a small evaluator written here for the functions the generator
+uses (``if``, ``empty``, ``concat``, ``string``), independently of the generator's code.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+import pytest
+
+from adf_export.generate import (
+    DATE_PARAMETER,
+    PIPELINES,
+    WINDOW_PARAMETERS,
+    UnmappedTaskError,
+    activity,
+    azure_dags,
+    pipeline_resource,
+)
+from tests.test_azure_profile import DAY, render
+
+LAKE = "abfss://lake@codingpotential.dfs.core.windows.net"
+PASCAL = {"String", "Int", "Float", "Bool", "Array", "Object"}
+
+
+@pytest.fixture(scope="module")
+def dags() -> dict[str, Any]:
+    return azure_dags()
+
+
+@pytest.fixture(scope="module")
+def resources(dags) -> dict[str, dict]:
+    return {dag_id: pipeline_resource(dag) for dag_id, dag in dags.items()}
+
+
+# ----------------------------------------------------------------------- a small ADF expression evaluator
+_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+                    r"|(?P<op>[(),.\[\]]))")
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    tokens, position = [], 0
+    while position < len(text.rstrip()):
+        match = _TOKEN.match(text, position)
+        assert match, f"cannot read the expression at {text[position:]!r}"
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    return tokens
+
+
+def _evaluate(text: str, scope: dict[str, Any]) -> Any:
+    tokens = _tokens(text)
+    value, rest = _expression(tokens, scope)
+    assert not rest, rest
+    return value
+
+
+_FUNCTIONS = {
+    "if": lambda condition, yes, no: yes if condition else no,
+    "empty": lambda value: value in ("", None, [], {}),
+    "concat": lambda *parts: "".join(parts),
+    "string": lambda value: value if isinstance(value, str) else json.dumps(value),
+}
+
+
+def _expression(tokens: list, scope: dict[str, Any]) -> tuple[Any, list]:
+    kind, text = tokens[0]
+    if kind == "str":
+        return text[1:-1].replace("''", "'"), tokens[1:]
+    if kind == "num":
+        return json.loads(text), tokens[1:]
+    assert kind == "name" and tokens[1] == ("op", "("), tokens[:3]
+    args, rest = [], tokens[2:]
+    while rest[0] != ("op", ")"):
+        value, rest = _expression(rest, scope)
+        args.append(value)
+        if rest[0] == ("op", ","):
+            rest = rest[1:]
+    rest = rest[1:]
+    if text == "pipeline":  # pipeline().parameters.NAME
+        assert rest[0] == ("op", ".") and rest[1] == ("name", "parameters") and rest[2] == ("op", ".")
+        return scope[rest[3][1]], rest[4:]
+    return _FUNCTIONS[text](*args), rest
+
+
+def interpolate(text: str, scope: dict[str, Any]) -> str:
+    """An ADF string with ``@{...}`` parts, as ADF renders it (values of non-strings as JSON text)."""
+    def part(match: re.Match) -> str:
+        value = _evaluate(match.group(1), scope)
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return re.sub(r"@\{((?:[^{}']|'(?:[^']|'')*')*)\}", part, text)
+
+
+def _scope(dag: Any, conf: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values of an ADF run given the same conf: nullable params are '' for null."""
+    values = {name: dag.params[name] for name in dag.params}
+    values.update(conf)
+    values = {k: ("" if v is None else v) for k, v in values.items()}
+    return {**values, DATE_PARAMETER: DAY}
+
+
+# ------------------------------------------------------------------------------------------- parity
+@pytest.mark.parametrize("dag_id", list(PIPELINES))
+def test_one_activity_per_task_with_the_same_edges(dags, resources, dag_id: str) -> None:
+    dag, pipeline = dags[dag_id], resources[dag_id]
+    assert pipeline["name"] == PIPELINES[dag_id]
+    activities = {a["name"]: a for a in pipeline["properties"]["activities"]}
+    assert set(activities) == {task.task_id for task in dag.tasks}
+    assert len(activities) == len(dag.tasks)
+    for task in dag.tasks:
+        edges = activities[task.task_id]["dependsOn"]
+        assert {e["activity"] for e in edges} == task.upstream_task_ids, task.task_id
+        assert all(e["dependencyConditions"] == ["Succeeded"] for e in edges)
+
+
+@pytest.mark.parametrize("dag_id", list(PIPELINES))
+def test_pipeline_parameters_mirror_the_dag_params(dags, resources, dag_id: str) -> None:
+    dag, parameters = dags[dag_id], resources[dag_id]["properties"]["parameters"]
+    extra = {DATE_PARAMETER, *(WINDOW_PARAMETERS if dag.schedule is not None else ())}
+    assert set(parameters) == set(dag.params) | extra
+    assert {p["type"] for p in parameters.values()} <= PASCAL
+    for name in dag.params:
+        schema_type = dag.params.get_param(name).schema["type"]
+        default = dag.params[name]
+        if isinstance(schema_type, list):  # nullable: a String, '' for null
+            assert parameters[name] == {"type": "String", "defaultValue": "" if default is None else str(default)}
+        else:
+            assert parameters[name]["defaultValue"] == default, name
+
+
+def test_activity_types_and_policies(dags, resources) -> None:
+    kinds = {(dag_id, a["name"]): a["type"] for dag_id, r in resources.items() for a in r["properties"]["activities"]}
+    scoring, training = "coding_potential_scoring", "coding_potential_training"
+    assert kinds[scoring, "ingest"] == "Copy"
+    assert {kinds[scoring, t] for t in ("validate", "features", "predict")} == {"DatabricksSparkPython"}
+    assert {kinds[training, t] for t in ("validate", "features")} == {"DatabricksSparkPython"}
+    assert {kinds[training, t] for t in ("resolve_inputs", "train", "evaluate", "register")} == {"WebActivity"}
+    validate = dags[scoring].get_task("validate")
+    (rendered,) = [a for a in resources[scoring]["properties"]["activities"] if a["name"] == "validate"]
+    assert rendered["policy"]["timeout"] == "0.01:00:00" == f"0.{validate.timeout_seconds // 3600:02d}:00:00"
+    assert rendered["policy"]["retry"] == validate.retries == 1
+    assert rendered["policy"]["retryIntervalInSeconds"] == validate.retry_delay.total_seconds() == 300
+    assert rendered["typeProperties"]["pythonFile"] == validate.python_file
+    assert rendered["typeProperties"]["libraries"] == validate.libraries
+
+
+@pytest.mark.parametrize(("dag_id", "task_id"), [
+    ("coding_potential_scoring", "validate"), ("coding_potential_scoring", "features"),
+    ("coding_potential_scoring", "predict"), ("coding_potential_training", "validate"),
+    ("coding_potential_training", "features"),
+])
+@pytest.mark.parametrize("conf", [{}, {"lake": LAKE, "max_rejected_share": 0.05, "features_engine": "spark"}])
+def test_databricks_arguments_equal_the_operators_payload(dags, resources, dag_id, task_id, conf) -> None:
+    """For the same run (date, conf), the ADF activity's --args evaluate to the JSON Airflow submits."""
+    dag = dags[dag_id]
+    task = copy.deepcopy(dag.get_task(task_id))  # rendering writes into the task: keep the DAG's pristine
+    conf = {k: v for k, v in conf.items() if k in dag.params}
+    render(task, conf)
+    airflow_args = task.spark_python_task["parameters"]
+    (adf,) = [a for a in resources[dag_id]["properties"]["activities"] if a["name"] == task_id]
+    adf_args = adf["typeProperties"]["parameters"]
+    assert adf_args[:3] == airflow_args[:3] == ["--step", task.step, "--args"]
+    assert json.loads(interpolate(adf_args[3], _scope(dag, conf))) == json.loads(airflow_args[3])
+
+
+def test_azure_ml_jobs_run_the_same_step_with_the_same_arguments(dags, resources) -> None:
+    dag = dags["coding_potential_training"]
+    task = copy.deepcopy(dag.get_task("resolve_inputs"))
+    conf = {"sample_per_file": 150, "manifest": "/data/set.tsv"}
+    render(task, conf)
+    (adf,) = [a for a in resources["coding_potential_training"]["properties"]["activities"]
+              if a["name"] == "resolve_inputs"]
+    job = adf["typeProperties"]["body"]["properties"]
+    assert job["command"] == 'python -m pipeline run resolve_training_inputs --args "$CODING_POTENTIAL_STEP_ARGS"'
+    arguments = json.loads(interpolate(job["environmentVariables"]["CODING_POTENTIAL_STEP_ARGS"], _scope(dag, conf)))
+    assert arguments == task.arguments  # the rendered (native) arguments of the local operator
+    assert adf["typeProperties"]["authentication"] == {"type": "MSI", "resource": "https://management.azure.com/"}
+
+
+# --------------------------------------------------------------------------------------- refusals
+def test_an_operator_without_mapping_is_an_error_naming_the_task(dags) -> None:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    dag = dags["coding_potential_scoring"]
+    stray = EmptyOperator(task_id="notify")
+    stray.dag = None
+    with pytest.raises(UnmappedTaskError, match=r"task 'notify' of coding_potential_scoring: no ADF activity for "
+                                                r"operator EmptyOperator"):
+        activity(stray, dag)
+
+
+def test_an_untranslatable_template_is_an_error_naming_the_task(dags) -> None:
+    from coding_potential_operators import PipelineStepOperator
+
+    dag = dags["coding_potential_scoring"]
+    odd = PipelineStepOperator(task_id="odd", step="ingest_landing", arguments={"date": "{{ ds_nodash }}"})
+    with pytest.raises(UnmappedTaskError, match=r"task 'odd': argument template '\{\{ ds_nodash \}\}'"):
+        from adf_export.generate import arguments_expression
+
+        arguments_expression(odd, dag)
