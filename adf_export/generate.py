@@ -277,6 +277,9 @@ def pipeline_resource(dag: Any) -> dict[str, Any]:
         "description": (dag.description or "").strip(),
         "activities": activities,
         "parameters": pipeline_parameters(dag),
+        # One run at a time: the training DAG's max_active_runs; for scoring, the blob-event trigger can
+        # start several runs for one date, which must not swap the same partitions side by side.
+        "concurrency": 1,
         "annotations": sorted(dag.tags),
         "folder": {"name": "coding-potential"},
     }}

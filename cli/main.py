@@ -538,7 +538,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="bundle folder or models:/ URI (default: the champion)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser("adf-export", help="generate the Azure Data Factory resources and ARM template from the DAGs")
+    p.add_argument("--out", required=True, help="folder for pipeline/, dataset/, linkedService/, trigger/, "
+                   "factory/ and the ARM template (replaced; committed copy: adf_export/factory/)")
+    p.set_defaults(handler=cmd_adf_export)
     return parser
+
+
+def cmd_adf_export(options: argparse.Namespace) -> int:
+    if problem := _folder_problem(options.out, "output folder"):
+        return _fail(problem, EXIT_USAGE)
+    from adf_export.export import InvalidFactoryError, export
+
+    try:
+        written = export(options.out)
+    except InvalidFactoryError as error:
+        return _fail(str(error), EXIT_CHECK_FAILED)
+    except OSError as error:
+        return _write_failed(error, options.out)
+    print(f"{len(written)} files under {options.out}")
+    return EXIT_OK
 
 
 def _probability(text: str) -> float:

@@ -1,0 +1,1 @@
+"""Azure Data Factory export: pipelines, datasets, linked services and triggers (Git layout and ARM template)."""
