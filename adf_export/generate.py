@@ -204,9 +204,9 @@ def copy_activity(task: Any, dag: Any) -> dict[str, Any]:
         "name": task.task_id, "type": "Copy", "dependsOn": _depends_on(task), "policy": _policy(task, None),
         "userProperties": [],
         "typeProperties": {
+            # The day's folder is the source dataset's folderPath; every file under it, recursively.
             "source": {"type": "BinarySource", "storeSettings": {
-                "type": "AzureBlobStorageReadSettings", "recursive": True,
-                "wildcardFolderPath": {"value": f"@{date}", "type": "Expression"}, "wildcardFileName": "*"}},
+                "type": "AzureBlobStorageReadSettings", "recursive": True, "wildcardFileName": "*"}},
             "sink": {"type": "BinarySink", "storeSettings": {"type": "AzureBlobFSWriteSettings",
                                                             "copyBehavior": "PreserveHierarchy"}},
         },

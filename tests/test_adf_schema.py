@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -458,7 +459,7 @@ def test_validator_is_cached_per_kind() -> None:
         schema.validator("pipelines")
 
 
-def test_schema_dir_names_the_missing_folder(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_schema_dir_names_the_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODING_POTENTIAL_SHARED", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="CODING_POTENTIAL_SHARED") as raised:
         schema.schema_dir()
