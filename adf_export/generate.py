@@ -27,6 +27,8 @@ from typing import Any
 
 from coding_potential.config import REPO_ROOT
 
+from .resources import expression
+
 DAGS_FOLDER = REPO_ROOT / "dags"
 #: The ADF pipeline of each DAG.
 PIPELINES = {"coding_potential_training": "pl_coding_potential_training",
@@ -211,10 +213,9 @@ def copy_activity(task: Any, dag: Any) -> dict[str, Any]:
                                                             "copyBehavior": "PreserveHierarchy"}},
         },
         "inputs": [{"referenceName": "ds_landing_fasta", "type": "DatasetReference",
-                    "parameters": {"folder": {"value": f"@{date}", "type": "Expression"}}}],
+                    "parameters": {"folder": expression(f"@{date}")}}],
         "outputs": [{"referenceName": "ds_raw_fasta", "type": "DatasetReference",
-                     "parameters": {"folder": {"value": f"@concat('raw/scoring/date=', {date})",
-                                               "type": "Expression"}}}],
+                     "parameters": {"folder": expression(f"@concat('raw/scoring/date=', {date})")}}],
     }
 
 
@@ -242,7 +243,7 @@ def azure_ml_activity(task: Any, dag: Any) -> dict[str, Any]:
     return {
         "name": task.task_id, "type": "WebActivity", "dependsOn": _depends_on(task), "policy": _policy(task, None),
         "userProperties": [],
-        "typeProperties": {"method": "PUT", "url": {"value": url, "type": "Expression"}, "body": body,
+        "typeProperties": {"method": "PUT", "url": expression(url), "body": body,
                            "authentication": {"type": "MSI", "resource": "https://management.azure.com/"}},
     }
 

@@ -39,6 +39,8 @@ from urllib.parse import urlparse
 
 from coding_potential.config import REPO_ROOT
 
+from .schema import is_arm_expression
+
 #: The azure profile's committed defaults; the job cluster below mirrors its ``new_cluster``. The
 #: environment's overrides (``$CODING_POTENTIAL_DATABRICKS_*``) are not read: the export must not depend on
 #: the shell it runs in. A deployment changes the cluster through the ARM parameters instead.
@@ -175,11 +177,6 @@ def arm_values() -> dict[str, str]:
     return {name: f"[parameters('{name}')]" for name in ENVIRONMENT}
 
 
-def is_arm_expression(text: str) -> bool:
-    """Whether ARM evaluates ``text``: it starts with ``[`` (not ``[[``) and ends with ``]``."""
-    return text.startswith("[") and text.endswith("]") and not text.startswith("[[")
-
-
 def _checked(values: Mapping[str, str]) -> Mapping[str, str]:
     if missing := [name for name in ENVIRONMENT if name not in values]:
         raise ValueError(f"values lack {', '.join(missing)} (see adf_export.resources.ENVIRONMENT)")
@@ -290,7 +287,8 @@ def linked_services(values: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 # -------------------------------------------------------------------------------------- datasets
-def _expression(text: str) -> dict[str, str]:
+def expression(text: str) -> dict[str, str]:
+    """An ADF dynamic value: ``text`` (``@...``) evaluated at run time."""
     return {"value": text, "type": "Expression"}
 
 
@@ -304,8 +302,8 @@ def _binary_dataset(name: str, description: str, linked_service: str, container:
         "parameters": {key: {"type": "String", "defaultValue": default}, "folder": {"type": "String"}},
         "annotations": [],
         "type": "Binary",
-        "typeProperties": {"location": {"type": location_type, "folderPath": _expression("@dataset().folder"),
-                                        key: _expression(f"@dataset().{key}")}},
+        "typeProperties": {"location": {"type": location_type, "folderPath": expression("@dataset().folder"),
+                                        key: expression(f"@dataset().{key}")}},
     }}
 
 

@@ -212,8 +212,8 @@ def _union_info(node: dict, name: str) -> dict | None:
 
 
 def is_arm_expression(value: Any) -> bool:
-    """Whether ``value`` is an ARM template expression string (``"[...]"``, not the ``"[["`` escape)."""
-    return isinstance(value, str) and value.startswith("[") and not value.startswith("[[")
+    """Whether ARM evaluates ``value``: a string that starts with ``[`` (not the ``[[`` escape) and ends with ``]``."""
+    return isinstance(value, str) and value.startswith("[") and value.endswith("]") and not value.startswith("[[")
 
 
 def _one_of(validator: Any, branches: list, instance: Any, schema: dict) -> Iterator[ValidationError]:

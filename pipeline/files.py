@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -55,12 +55,17 @@ def _umask() -> int:
 
 def write_rejected(rejections: Iterable[Rejection], target: str | os.PathLike[str]) -> Path:
     """The rejected-records TSV: record_number, id, reason, message."""
-    # Fields are written as they are, like the predictions TSV: no quoting (an ID holds no whitespace,
-    # and messages are ours).
+    rows = ((rejection.number, rejection.id, rejection.reason, rejection.message) for rejection in rejections)
+    return write_tsv(REJECTED_COLUMNS, rows, target)
+
+
+def write_tsv(columns: Sequence[str], rows: Iterable[Sequence[object]], target: str | os.PathLike[str]) -> Path:
+    """A TSV with a header, atomically. Fields are written as they are, like the predictions TSV: no
+    quoting (an ID holds no whitespace, and messages are ours); a tab or line end inside one becomes a space."""
     with atomic_path(target) as tmp, tmp.open("w", encoding="utf-8") as handle:
-        handle.write("\t".join(REJECTED_COLUMNS) + "\n")
-        for rejection in rejections:
-            fields = (str(rejection.number), rejection.id, rejection.reason, rejection.message)
+        handle.write("\t".join(columns) + "\n")
+        for row in rows:
+            fields = ("" if field is None else str(field) for field in row)
             handle.write("\t".join(" ".join(field.split("\t")).replace("\n", " ") for field in fields) + "\n")
     return Path(target)
 

@@ -240,15 +240,11 @@ def _write_gate_rows(kept: list[Record], dropped: list[tuple], path: str, chunk:
     """
     import pyarrow as pa
 
-    from pipeline.tables import write_parquet
+    from pipeline.tables import records_table, write_parquet
     from validation.records import gate_table
 
     dropped = [row for row in dropped if row[0] != WHOLE_FILE]
-    validated = pa.table({"source": pa.array([path] * len(kept), pa.string()),
-                          "record_number": pa.array([r.number for r in kept], pa.int64()),
-                          "id": pa.array([r.id for r in kept], pa.string()),
-                          "sequence": pa.array([r.sequence for r in kept], pa.large_string()),
-                          "label": pa.array([label] * len(kept), pa.int64())})
+    validated = records_table(kept, source=path, label=label)
     rejected = pa.table({"source": pa.array([path] * len(dropped), pa.string()),
                          "record_number": pa.array([row[0] for row in dropped], pa.int64()),
                          "id": pa.array([row[1] for row in dropped], pa.string()),

@@ -27,6 +27,7 @@ from adf_export.resources import (
     git_values,
     write_factory,
 )
+from adf_export.schema import is_arm_expression
 
 SCORING = "pl_coding_potential_scoring"
 LAKE = "abfss://lake@codingpotential.dfs.core.windows.net"
@@ -342,7 +343,7 @@ def test_the_git_form_holds_no_arm_expression(git):
     own = {folder: items for folder, items in git.items() if folder != "pipeline"}  # pipelines are given
     for path, value in walk(own):
         if isinstance(value, str) and path[-1:] != ("<key>",):
-            assert not factory.is_arm_expression(value), path
+            assert not is_arm_expression(value), path
 
 
 # -------------------------------------------------------------------------------------------- triggers

@@ -9,7 +9,6 @@ points every page at them. Addresses it has no copy for (vega, the dark theme) a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -17,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .gate import gx_root
+from .gate import gx_lock, gx_root
 
 #: The shipped assets (see the folder's README for versions and licenses).
 STATIC = Path(__file__).with_name("data_docs_static")
@@ -130,14 +129,9 @@ def _swap(staging: Path, dest: Path) -> None:
 
 @contextlib.contextmanager
 def _gx_lock(site: Path) -> Iterator[None]:
-    """Hold the GX context's lock (:func:`validation.gate.run_gate` takes it) while reading a site under it."""
-    lock_path = gx_root() / ".lock"
-    if not lock_path.is_file() or not site.resolve().is_relative_to(gx_root().resolve()):
+    """Hold the GX context's lock (:func:`validation.gate.gx_lock`) while reading a site under it."""
+    if not (gx_root() / ".lock").is_file() or not site.resolve().is_relative_to(gx_root().resolve()):
         yield
         return
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with gx_lock():
+        yield

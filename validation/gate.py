@@ -167,26 +167,34 @@ def run_gate(frame: Any, gate: str, thresholds: GateThresholds, records_read: di
 
 
 @contextlib.contextmanager
-def _locked_context() -> Iterator[Any]:
-    """The GX context, held by one process at a time (backfill tasks run gates side by side)."""
-    import great_expectations as gx
-
+def gx_lock() -> Iterator[None]:
+    """The GX context's lock: one process at a time writes it or copies its site (backfill tasks run
+    gates side by side)."""
     root = gx_root()
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
+    with open(root / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            context = gx.get_context(mode="file", project_root_dir=str(root))
-            bars = context.variables.progress_bars  # a dict once read back from great_expectations.yml
-            if (bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)):
-                from great_expectations.data_context.types.base import ProgressBarsConfig
-
-                # Metric progress bars go to stderr: noise in task logs and in the CLI's output.
-                context.variables.progress_bars = ProgressBarsConfig(globally=False)
-                context.variables.save()
-            yield context
+            yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _locked_context() -> Iterator[Any]:
+    """The file-mode GX context, under :func:`gx_lock`, with its progress bars off."""
+    import great_expectations as gx
+
+    with gx_lock():
+        context = gx.get_context(mode="file", project_root_dir=str(gx_root()))
+        bars = context.variables.progress_bars  # a dict once read back from great_expectations.yml
+        if (bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)):
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            # Metric progress bars go to stderr: noise in task logs and in the CLI's output.
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            context.variables.save()
+        yield context
 
 
 def _outcome(result: Any) -> Outcome:

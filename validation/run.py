@@ -142,12 +142,8 @@ def gate_tables(valid: Sequence[pa.Table], rejected: Sequence[pa.Table], files: 
 
 
 def _write_rejected(rejected: pa.Table, target: Path) -> Path:
-    """Every rejected record with its file, number, ID, reason and message, as TSV (atomic)."""
-    from pipeline.files import atomic_path
+    """Every rejected record with its file, number, ID, reason and message (the CLI's rejected TSV, plus the file)."""
+    from pipeline.files import REJECTED_COLUMNS, write_tsv
 
-    columns = ("source", "record_number", "id", "reason", "message")
-    with atomic_path(target) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
-        writer.writerow(columns)
-        writer.writerows(zip(*(rejected.column(c).to_pylist() for c in columns), strict=True))
-    return target
+    columns = ("source", *REJECTED_COLUMNS)
+    return write_tsv(columns, zip(*(rejected.column(c).to_pylist() for c in columns), strict=True), target)
