@@ -5,14 +5,16 @@ Each task maps to one activity by its operator and step (:data:`MAPPING`):
 - ``PipelineStepDatabricksOperator`` (validate, features, predict) -> ``DatabricksSparkPython`` with the
   operator's own ``python_file``, libraries and ``--step STEP --args JSON`` parameters;
 - the ingest step -> ``Copy`` (Binary, landing Blob container -> the lake's raw zone in ADLS Gen2);
-- every other step (resolve inputs, train, evaluate, register) -> a ``WebActivity`` that submits an
-  Azure ML command job (REST API, managed identity) running ``python -m pipeline run STEP --args JSON``:
-  the same code the DAG runs. ``AzureMLExecutePipeline`` runs only SDK v1 published pipelines, so the
-  v2 jobs API through a Web activity is the route for this project's v2 workspace.
+- every other step (resolve inputs, train, evaluate, register) -> an ``ExecutePipeline`` of the child
+  pipeline ``pl_azure_ml_step`` (:mod:`adf_export.azure_ml`), which runs ``python -m pipeline run STEP
+  --args JSON`` (the same code the DAG runs) as an Azure ML v2 command job through the REST API with
+  managed identity, waits for it, retries it as the task is retried, and returns the step's JSON result.
+  ``AzureMLExecutePipeline`` runs only SDK v1 published pipelines; a bare Web activity would return when
+  the job is created.
 
 A task whose operator and step have no mapping is an error naming the task, never a silent omission.
-Arguments are translated from the DAG's templates (``{{ ds }}``, ``{{ params.X }}``, an upstream task's
-output) into one ADF string expression that builds the same JSON the Databricks operator sends (keys
+Arguments are translated from the DAG's templates (``{{ ds }}``, ``{{ params.X }}``, an upstream Azure
+ML step's result) into one ADF string expression that builds the same JSON the Databricks operator sends (keys
 sorted, as ``json.dumps(..., sort_keys=True)``).
 """
 
@@ -27,6 +29,7 @@ from typing import Any
 
 from coding_potential.config import REPO_ROOT
 
+from . import azure_ml
 from .resources import expression
 
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -37,7 +40,6 @@ PIPELINES = {"coding_potential_training": "pl_coding_potential_training",
 DATE_PARAMETER = "date"
 #: Extra parameters of the scoring pipeline, set by the tumbling-window (backfill) trigger.
 WINDOW_PARAMETERS = ("windowStart", "windowEnd")
-AML_API_VERSION = "2024-04-01"
 _DS = re.compile(r"^\{\{\s*ds\s*\}\}$")
 _PARAM = re.compile(r"^\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$")
 
@@ -108,8 +110,11 @@ def _value_expression(value: Any, dag: Any, task_id: str) -> str:
     from airflow.sdk.definitions.xcom_arg import XComArg
 
     if isinstance(value, XComArg):
-        upstream = value.operator.task_id
-        return f"@{{string(activity('{upstream}').output)}}"
+        upstream = value.operator
+        if _builder(upstream) is not azure_ml_activity:  # only the Azure ML child pipeline returns a result
+            raise UnmappedTaskError(f"task {task_id!r}: the output of {upstream.task_id!r} has no ADF mirror (only "
+                                    "the result of an Azure ML step, returned by pl_azure_ml_step, has)")
+        return f"@{{string(activity('{upstream.task_id}').output.pipelineReturnValue.result)}}"
     if isinstance(value, dict):
         items = [f'"{key}": {_value_expression(value[key], dag, task_id)}' for key in sorted(value)]
         return "{" + ", ".join(items) + "}"
@@ -220,32 +225,13 @@ def copy_activity(task: Any, dag: Any) -> dict[str, Any]:
 
 
 def azure_ml_activity(task: Any, dag: Any) -> dict[str, Any]:
-    """``WebActivity``: PUT an Azure ML command job running ``python -m pipeline run STEP --args JSON``.
-
-    The job's name is the ADF run ID plus the task (a retried activity resubmits the same job name,
-    which Azure ML refuses: the retry is visible, not duplicated). Workspace, compute and environment
-    are the factory's global parameters (ARM parameters at deployment).
-    """
-    g = "pipeline().globalParameters"
-    url = (f"@concat('https://management.azure.com/subscriptions/', {g}.amlSubscriptionId, "
-           f"'/resourceGroups/', {g}.amlResourceGroup, '/providers/Microsoft.MachineLearningServices/workspaces/', "
-           f"{g}.amlWorkspace, '/jobs/', pipeline().RunId, '-{task.task_id}?api-version={AML_API_VERSION}')")
-    body = {"properties": {
-        "jobType": "Command",
-        "displayName": f"{dag.dag_id}.{task.task_id}",
-        "experimentName": dag.dag_id,
-        "command": f"python -m pipeline run {task.step} --args \"$CODING_POTENTIAL_STEP_ARGS\"",
-        "environmentVariables": {"CODING_POTENTIAL_PROFILE": "azure",
-                                 "CODING_POTENTIAL_STEP_ARGS": arguments_expression(task, dag)},
-        "environmentId": f"@{{{g}.amlEnvironment}}",
-        "computeId": f"@{{{g}.amlCompute}}",
-    }}
-    return {
-        "name": task.task_id, "type": "WebActivity", "dependsOn": _depends_on(task), "policy": _policy(task, None),
-        "userProperties": [],
-        "typeProperties": {"method": "PUT", "url": expression(url), "body": body,
-                           "authentication": {"type": "MSI", "resource": "https://management.azure.com/"}},
-    }
+    """``ExecutePipeline`` of ``pl_azure_ml_step``: the step as an Azure ML command job, awaited, retried as
+    the task is, its JSON result returned (:mod:`adf_export.azure_ml`)."""
+    tries = int(task.retries or 0) + 1
+    per_try = int(task.execution_timeout.total_seconds()) if task.execution_timeout else 12 * 3600
+    waits = (tries - 1) * max(30, int(task.retry_delay.total_seconds()))
+    return azure_ml.step_activity(task, dag, arguments_expression(task, dag), _depends_on(task),
+                                  _timespan(per_try * tries + waits))
 
 
 #: (operator class name, step or None for any step) -> activity builder. Looked up step first.
@@ -259,11 +245,16 @@ MAPPING: dict[tuple[str, str | None], Callable[[Any, Any], dict[str, Any]]] = {
 }
 
 
+def _builder(task: Any) -> Callable[[Any, Any], dict[str, Any]] | None:
+    kind, step = type(task).__name__, getattr(task, "step", None)
+    return MAPPING.get((kind, step)) or MAPPING.get((kind, None))
+
+
 def activity(task: Any, dag: Any) -> dict[str, Any]:
     """The one activity of ``task``; :class:`UnmappedTaskError` when its operator has no mapping."""
     kind = type(task).__name__
     step = getattr(task, "step", None)
-    builder = MAPPING.get((kind, step)) or MAPPING.get((kind, None))
+    builder = _builder(task)
     if builder is None:
         raise UnmappedTaskError(f"task {task.task_id!r} of {dag.dag_id}: no ADF activity for operator {kind}"
                                 f"{f' (step {step})' if step else ''}; add one to adf_export.generate.MAPPING")
@@ -287,6 +278,7 @@ def pipeline_resource(dag: Any) -> dict[str, Any]:
 
 
 def pipelines(dags: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Both pipelines, from the azure-profile DAGs (parsed here unless given)."""
+    """Both DAGs' pipelines, from the azure-profile DAGs (parsed here unless given), and the child pipeline
+    ``pl_azure_ml_step`` their Azure ML activities run."""
     dags = dags or azure_dags()
-    return [pipeline_resource(dags[dag_id]) for dag_id in PIPELINES]
+    return [*(pipeline_resource(dags[dag_id]) for dag_id in PIPELINES), azure_ml.step_pipeline()]

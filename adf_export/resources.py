@@ -61,6 +61,7 @@ LS_DATABRICKS = "ls_databricks"
 LS_KEYVAULT = "ls_keyvault"
 DS_LANDING_FASTA = "ds_landing_fasta"
 DS_RAW_FASTA = "ds_raw_fasta"
+DS_RUN_FILE = "ds_run_file"
 DAILY_TRIGGER = "tr_scoring_daily"
 BACKFILL_TRIGGER = "tr_scoring_backfill"
 BLOB_TRIGGER = "tr_scoring_blob"
@@ -152,6 +153,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                    "ARM resource ID of the Azure ML compute the command jobs run on (global parameter)."),
     "amlEnvironment": (f"{_AML}/environments/coding-potential/versions/1",
                        "ARM resource ID of the Azure ML environment of the command jobs (global parameter)."),
+    "amlLakeDatastore": ("lake", "Azure ML datastore on the lake's container: the jobs mount run folders from it "
+                                 "(global parameter)."),
+    "mlflowTrackingUri": ("azureml://westeurope.api.azureml.ms/mlflow/v1.0" + _AML,
+                          "MLflow tracking and registry URI of the Azure ML workspace, for the Azure ML jobs and the "
+                          "Databricks job clusters (global parameter; needs azureml-mlflow in both)."),
     "scoringStartTime": ("2026-01-01T00:00:00Z",
                          "First day scored (UTC): start of tr_scoring_daily and tr_scoring_backfill."),
     "backfillMaxConcurrency": ("4", "Days tr_scoring_backfill scores in parallel (1 to 50)."),
@@ -159,7 +165,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
 #: ARM type of the entries that are not strings.
 PARAMETER_TYPES: dict[str, str] = {"backfillMaxConcurrency": "int"}
 #: The entries published as the factory's global parameters (the pipelines' Azure ML activities read them).
-GLOBAL_PARAMETERS = ("amlSubscriptionId", "amlResourceGroup", "amlWorkspace", "amlCompute", "amlEnvironment")
+GLOBAL_PARAMETERS = ("amlSubscriptionId", "amlResourceGroup", "amlWorkspace", "amlCompute", "amlEnvironment",
+                     "amlLakeDatastore", "mlflowTrackingUri")
+#: A global parameter derived from the entries (:func:`lake_root`), not an ARM parameter of its own.
+LAKE_ROOT_PARAMETER = "lakeRoot"
 
 
 def parameter_type(name: str) -> str:
@@ -230,7 +239,8 @@ def _cluster_properties(values: Mapping[str, str]) -> dict[str, Any]:
     """The job cluster of every Databricks activity, as the profile's ``new_cluster``.
 
     The cluster also gets ``CODING_POTENTIAL_LAKE``: the steps' ``lake`` argument is null unless a run
-    sets it, and the steps then take the lake from the environment (``pipeline.lake.root``).
+    sets it, and the steps then take the lake from the environment (``pipeline.lake.root``); and
+    ``MLFLOW_TRACKING_URI``: predict loads the champion from the registry the Azure ML jobs register in.
     """
     unknown = sorted(set(_CLUSTER) - {"spark_version", "node_type_id", "num_workers", "autoscale",
                                       "data_security_mode", "spark_env_vars", "spark_conf", "custom_tags",
@@ -245,7 +255,8 @@ def _cluster_properties(values: Mapping[str, str]) -> dict[str, Any]:
         "newClusterVersion": values["databricksSparkVersion"],
         "newClusterNumOfWorker": values["databricksNumWorkers"],
         "newClusterNodeType": values["databricksNodeType"],
-        "newClusterSparkEnvVars": {**_CLUSTER.get("spark_env_vars", {}), "CODING_POTENTIAL_LAKE": lake_root(values)},
+        "newClusterSparkEnvVars": {**_CLUSTER.get("spark_env_vars", {}), "CODING_POTENTIAL_LAKE": lake_root(values),
+                                   "MLFLOW_TRACKING_URI": values["mlflowTrackingUri"]},
         **{key: value for key, value in optional.items() if value is not None},
     }
 
@@ -308,7 +319,7 @@ def _binary_dataset(name: str, description: str, linked_service: str, container:
 
 
 def datasets(values: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The datasets of the ingest copy: the landing day folder and the lake's raw partition.
+    """The datasets: the ingest copy's landing day folder and lake partition, and a step's result file.
 
     Parameters
     ----------
@@ -319,7 +330,8 @@ def datasets(values: Mapping[str, str]) -> list[dict[str, Any]]:
     -------
     list[dict[str, Any]]
         ``ds_landing_fasta`` (parameters ``container``, ``folder``) and ``ds_raw_fasta`` (``fileSystem``,
-        ``folder``), Binary; ``folder`` has no default: each run says which day.
+        ``folder``), Binary; ``folder`` has no default: each run says which day. ``ds_run_file`` (Json;
+        ``fileSystem``, ``folder``, ``file``): a step's result, read by ``pl_azure_ml_step``.
 
     Raises
     ------
@@ -332,7 +344,24 @@ def datasets(values: Mapping[str, str]) -> list[dict[str, Any]]:
                         LS_LANDING_BLOB, ("container", values["landingContainer"]), "AzureBlobStorageLocation"),
         _binary_dataset(DS_RAW_FASTA, "A partition of the lake (folder: e.g. raw/scoring/date=YYYY-MM-DD).",
                         LS_ADLS, ("fileSystem", values["lakeContainer"]), "AzureBlobFSLocation"),
+        _run_file_dataset(values["lakeContainer"]),
     ]
+
+
+def _run_file_dataset(file_system: str) -> dict[str, Any]:
+    """``ds_run_file``: one JSON file of the lake, by folder and name (an Azure ML step's result)."""
+    return {"name": DS_RUN_FILE, "properties": {
+        "description": "One JSON file in the lake: a step's result, runs/<dag>/<run>/results/<task>.json.",
+        "linkedServiceName": _reference(LS_ADLS, "LinkedServiceReference"),
+        "parameters": {"fileSystem": {"type": "String", "defaultValue": file_system},
+                       "folder": {"type": "String"}, "file": {"type": "String"}},
+        "annotations": [],
+        "type": "Json",
+        "typeProperties": {"location": {"type": "AzureBlobFSLocation", "fileName": expression("@dataset().file"),
+                                        "folderPath": expression("@dataset().folder"),
+                                        "fileSystem": expression("@dataset().fileSystem")},
+                           "encodingName": "UTF-8"},
+    }}
 
 
 # -------------------------------------------------------------------------------------- triggers
@@ -422,13 +451,15 @@ def global_parameters_resource(values: Mapping[str, str], name: str = FACTORY_NA
     Returns
     -------
     dict[str, Any]
-        ``{"name": name, "properties": {"globalParameters": {NAME: {"type", "value"}}}}``.
+        ``{"name": name, "properties": {"globalParameters": {NAME: {"type", "value"}}}}``: the entries
+        of :data:`GLOBAL_PARAMETERS`, and ``lakeRoot`` (:func:`lake_root`) for the Azure ML jobs.
     """
     values = _checked(values)
     _check_name(name)
-    return {"name": name, "properties": {"globalParameters": {
-        key: {"type": parameter_type(key).capitalize(), "value": _typed(values, key)} for key in GLOBAL_PARAMETERS
-    }}}
+    parameters = {key: {"type": parameter_type(key).capitalize(), "value": _typed(values, key)}
+                  for key in GLOBAL_PARAMETERS}
+    parameters[LAKE_ROOT_PARAMETER] = {"type": "String", "value": lake_root(values)}
+    return {"name": name, "properties": {"globalParameters": parameters}}
 
 
 def factory_resources(values: Mapping[str, str], pipelines: Sequence[dict[str, Any]],

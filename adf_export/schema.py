@@ -696,12 +696,64 @@ def _parameter_errors(properties: dict) -> list[Error]:
 
 
 def _pipeline_errors(properties: dict) -> list[Error]:
-    """Pipeline rules: parameters, activity names unique, ``dependsOn`` targets, per-activity rules."""
+    """Pipeline rules: parameters, activity names unique, ``dependsOn`` targets, nesting, variables,
+    per-activity rules."""
     errors = _parameter_errors(properties)
     activities = properties.get("activities")
     if isinstance(activities, list):
-        errors += _duplicate_name_errors(list(_all_activities(activities, ["activities"])))
+        every = list(_all_activities(activities, ["activities"]))
+        errors += _duplicate_name_errors(every)
         errors += _activity_list_errors(activities, ["activities"])
+        errors += _nesting_errors(every)
+        errors += _set_variable_errors(every, properties.get("variables"))
+    return errors
+
+
+#: Containers -> the containers ADF refuses inside them ("Nested activities": If and Switch may sit in
+#: ForEach and Until; nothing nests in If or Switch; ForEach and Until nest one level only).
+FORBIDDEN_NESTING = {
+    "ForEach": frozenset({"ForEach", "Until"}), "Until": frozenset({"ForEach", "Until"}),
+    "IfCondition": frozenset({"ForEach", "Until", "IfCondition", "Switch"}),
+    "Switch": frozenset({"ForEach", "Until", "IfCondition", "Switch"}),
+}
+#: The system variable a SetVariable sets (``setSystemVariable``) to return values to a calling pipeline.
+RETURN_VALUE = "pipelineReturnValue"
+
+
+def _nesting_errors(activities: list[tuple[list[Any], dict]]) -> list[Error]:
+    """A container activity inside a container that ADF does not allow it in (also through If/Switch)."""
+    errors: list[Error] = []
+    for path, activity in activities:
+        forbidden = FORBIDDEN_NESTING.get(activity.get("type"))
+        if not forbidden:
+            continue
+        for child_path, children in _child_lists(activity, path):
+            for inner_path, inner in _all_activities(children, child_path):
+                if inner.get("type") in forbidden:
+                    errors.append((inner_path, f"a {inner['type']} activity cannot be nested in a "
+                                               f"{activity['type']} ({activity.get('name')!r})"))
+    return errors
+
+
+def _set_variable_errors(activities: list[tuple[list[Any], dict]], variables: Any) -> list[Error]:
+    """SetVariable sets a declared variable (or the return value, as a system variable), not from itself."""
+    declared = set(variables) if isinstance(variables, dict) else set()
+    errors: list[Error] = []
+    for path, activity in activities:
+        props = activity.get("typeProperties")
+        if activity.get("type") != "SetVariable" or not isinstance(props, dict):
+            continue
+        name, system = props.get("variableName"), props.get("setSystemVariable") is True
+        if system and name != RETURN_VALUE:
+            errors.append(([*path, "typeProperties", "variableName"],
+                           f"the only system variable a SetVariable sets is {RETURN_VALUE!r}, not {name!r}"))
+        elif system and not isinstance(props.get("value"), list):
+            errors.append(([*path, "typeProperties", "value"], "a return value is a list of {key, value} pairs"))
+        elif not system and name not in declared:
+            errors.append(([*path, "typeProperties", "variableName"],
+                           f"variable {name!r} is not declared in the pipeline's variables"))
+        elif not system and f"variables('{name}')" in json.dumps(props.get("value")):
+            errors.append(([*path, "typeProperties", "value"], f"variable {name!r} cannot be set from itself"))
     return errors
 
 

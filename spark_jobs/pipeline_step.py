@@ -2,13 +2,15 @@
 
 Usage::
 
-    python pipeline_step.py --step NAME --args JSON [--run-dir DIR]
+    python pipeline_step.py --step NAME --args JSON [--run-dir DIR] [--result-file PATH]
 
 The ``azure`` execution profile (``plugins/coding_potential_operators/profiles.py``) submits this file as
 the ``python_file`` of a one-task Databricks run with ``--step`` and ``--args`` (the step's arguments,
 rendered by Airflow, as one JSON object). It calls ``step(run_dir=DIR, **args)`` and prints the step's
 JSON result as the **last line of stdout** (logs go to stderr). Without ``--run-dir`` the run folder is a
 temporary folder, removed afterwards: remote steps read and write the lake, not a run folder.
+``--result-file`` also writes the result there (atomically): an Azure ML job's result is read back from
+storage by the Data Factory pipeline that started it (``adf_export.azure_ml``).
 
 Exit status:
 
@@ -104,7 +106,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--step", required=True, help="name of a function of pipeline.steps")
     parser.add_argument("--args", default="{}", help="the step's keyword arguments as one JSON object")
     parser.add_argument("--run-dir", help="the step's run folder (default: a temporary folder, removed after)")
+    parser.add_argument("--result-file", help="also write the JSON result to this file (its folder is created)")
     return parser
+
+
+def write_result(path: str, line: str) -> None:
+    """Write the result's JSON line to ``path`` atomically: a reader sees the whole result or none."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(line + "\n", encoding="utf-8")
+    partial.replace(target)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not isinstance(result, dict):
         raise TypeError(f"step {options.step!r} returned {type(result).__name__}, expected a JSON dict")
     line = json.dumps(result, sort_keys=True)
+    if options.result_file:
+        write_result(options.result_file, line)
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
     return 0

@@ -159,7 +159,8 @@ def test_the_job_cluster_mirrors_the_azure_profile(git):
     assert props["newClusterNodeType"] == cluster["node_type_id"]
     assert props["newClusterNumOfWorker"] == str(cluster["num_workers"])
     assert props["dataSecurityMode"] == cluster["data_security_mode"]
-    assert props["newClusterSparkEnvVars"] == {**cluster["spark_env_vars"], "CODING_POTENTIAL_LAKE": LAKE}
+    assert props["newClusterSparkEnvVars"] == {**cluster["spark_env_vars"], "CODING_POTENTIAL_LAKE": LAKE,
+                                               "MLFLOW_TRACKING_URI": values["mlflowTrackingUri"]}
 
 
 def test_the_lake_root_is_the_azure_profile_layout(monkeypatch):
@@ -405,12 +406,15 @@ def test_the_blob_trigger_watches_the_landing_container(git, arm):
 
 def test_global_parameters_are_the_azure_ml_entries(git, arm):
     assert git["factory"][0]["properties"]["globalParameters"] == {
-        name: {"type": "String", "value": ENVIRONMENT[name][0]} for name in GLOBAL_PARAMETERS}
+        **{name: {"type": "String", "value": ENVIRONMENT[name][0]} for name in GLOBAL_PARAMETERS},
+        "lakeRoot": {"type": "String", "value": LAKE}}
     resource = arm[0]["resources"][0]
     assert resource["type"] == "Microsoft.DataFactory/factories/globalParameters"
     assert resource["name"] == "[concat(parameters('factoryName'), '/default')]"
-    assert resource["properties"] == {name: {"type": "String", "value": f"[parameters('{name}')]"}
-                                      for name in GLOBAL_PARAMETERS}
+    assert resource["properties"] == {
+        **{name: {"type": "String", "value": f"[parameters('{name}')]"} for name in GLOBAL_PARAMETERS},
+        "lakeRoot": {"type": "String", "value": factory.lake_root(arm_values())}}
+    assert arm_evaluate(resource["properties"]["lakeRoot"]["value"], git_values()) == LAKE
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -428,7 +432,7 @@ def test_write_factory_is_deterministic_and_removes_stale_files(tmp_path, git, a
     assert (out / "pipeline" / "README.md").exists()
     assert sorted(str(path.relative_to(out)) for path in first) == sorted([
         "ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json", "factory/coding-potential-adf.json",
-        "dataset/ds_landing_fasta.json", "dataset/ds_raw_fasta.json",
+        "dataset/ds_landing_fasta.json", "dataset/ds_raw_fasta.json", "dataset/ds_run_file.json",
         "linkedService/ls_adls.json", "linkedService/ls_databricks.json", "linkedService/ls_keyvault.json",
         "linkedService/ls_landing_blob.json", f"pipeline/{SCORING}.json",
         "trigger/tr_scoring_backfill.json", "trigger/tr_scoring_blob.json", "trigger/tr_scoring_daily.json"])
@@ -527,4 +531,13 @@ def test_the_generated_pipelines_fit_the_factory(schema, real_pipelines):
         for run in runs:
             assert set(run["parameters"]) <= set(declared), trigger["name"]
     read = set(re.findall(r"pipeline\(\)\.globalParameters\.(\w+)", json.dumps(real_pipelines)))
-    assert read <= set(GLOBAL_PARAMETERS)
+    assert read == {*GLOBAL_PARAMETERS, "lakeRoot"}
+    # every ExecutePipeline passes only declared parameters, and all of those without a default
+    declared_by = {item["name"]: item["properties"]["parameters"] for item in real_pipelines}
+    calls = [a for item in real_pipelines for a in item["properties"]["activities"] if a["type"] == "ExecutePipeline"]
+    assert len(calls) == 4
+    for call in calls:
+        child = declared_by[call["typeProperties"]["pipeline"]["referenceName"]]
+        given = set(call["typeProperties"]["parameters"])
+        assert given <= set(child), call["name"]
+        assert {name for name, spec in child.items() if "defaultValue" not in spec} <= given, call["name"]

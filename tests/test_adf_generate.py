@@ -2,7 +2,8 @@
 arguments that evaluate to the JSON the Databricks operator sends for the same run.
 
 The ADF expressions are evaluated by a small evaluator written here for the functions the generator
-uses (``if``, ``empty``, ``concat``, ``string``), independently of the generator's code.
+uses (``if``, ``empty``, ``concat``, ``string``, ``activity('X').output...``), independently of the
+generator's code. ``tests/test_adf_runs.py`` runs the whole committed factory.
 """
 
 from __future__ import annotations
@@ -87,6 +88,13 @@ def _expression(tokens: list, scope: dict[str, Any]) -> tuple[Any, list]:
     if text == "pipeline":  # pipeline().parameters.NAME
         assert rest[0] == ("op", ".") and rest[1] == ("name", "parameters") and rest[2] == ("op", ".")
         return scope[rest[3][1]], rest[4:]
+    if text == "activity":  # activity('NAME').output.KEY...
+        value = scope["@activity"][args[0]]
+        assert rest[:2] == [("op", "."), ("name", "output")], rest
+        rest = rest[2:]
+        while rest and rest[0] == ("op", "."):
+            value, rest = value[rest[1][1]], rest[2:]
+        return value, rest
     return _FUNCTIONS[text](*args), rest
 
 
@@ -142,7 +150,7 @@ def test_activity_types_and_policies(dags, resources) -> None:
     assert kinds[scoring, "ingest"] == "Copy"
     assert {kinds[scoring, t] for t in ("validate", "features", "predict")} == {"DatabricksSparkPython"}
     assert {kinds[training, t] for t in ("validate", "features")} == {"DatabricksSparkPython"}
-    assert {kinds[training, t] for t in ("resolve_inputs", "train", "evaluate", "register")} == {"WebActivity"}
+    assert {kinds[training, t] for t in ("resolve_inputs", "train", "evaluate", "register")} == {"ExecutePipeline"}
     validate = dags[scoring].get_task("validate")
     (rendered,) = [a for a in resources[scoring]["properties"]["activities"] if a["name"] == "validate"]
     assert rendered["policy"]["timeout"] == "0.01:00:00" == f"0.{validate.timeout_seconds // 3600:02d}:00:00"
@@ -171,18 +179,49 @@ def test_databricks_arguments_equal_the_operators_payload(dags, resources, dag_i
     assert json.loads(interpolate(adf_args[3], _scope(dag, conf))) == json.loads(airflow_args[3])
 
 
-def test_azure_ml_jobs_run_the_same_step_with_the_same_arguments(dags, resources) -> None:
+def _azure_ml_call(resources: dict, task_id: str) -> dict:
+    (call,) = [a for a in resources["coding_potential_training"]["properties"]["activities"] if a["name"] == task_id]
+    return call
+
+
+@pytest.mark.parametrize("conf", [{}, {"sample_per_file": 150, "manifest": "/data/set.tsv", "lake": LAKE}])
+def test_azure_ml_steps_get_the_same_step_and_arguments(dags, resources, conf) -> None:
     dag = dags["coding_potential_training"]
     task = copy.deepcopy(dag.get_task("resolve_inputs"))
-    conf = {"sample_per_file": 150, "manifest": "/data/set.tsv"}
     render(task, conf)
-    (adf,) = [a for a in resources["coding_potential_training"]["properties"]["activities"]
-              if a["name"] == "resolve_inputs"]
-    job = adf["typeProperties"]["body"]["properties"]
-    assert job["command"] == 'python -m pipeline run resolve_training_inputs --args "$CODING_POTENTIAL_STEP_ARGS"'
-    arguments = json.loads(interpolate(job["environmentVariables"]["CODING_POTENTIAL_STEP_ARGS"], _scope(dag, conf)))
-    assert arguments == task.arguments  # the rendered (native) arguments of the local operator
-    assert adf["typeProperties"]["authentication"] == {"type": "MSI", "resource": "https://management.azure.com/"}
+    call = _azure_ml_call(resources, "resolve_inputs")
+    assert call["typeProperties"]["pipeline"] == {"referenceName": "pl_azure_ml_step", "type": "PipelineReference"}
+    assert call["typeProperties"]["waitOnCompletion"] is True
+    given = call["typeProperties"]["parameters"]
+    assert (given["task"], given["step"], given["experiment"]) == ("resolve_inputs", task.step, dag.dag_id)
+    assert json.loads(interpolate(given["args"], _scope(dag, conf))) == task.arguments  # the rendered arguments
+
+
+def test_azure_ml_steps_retry_and_time_out_as_the_task(dags, resources) -> None:
+    """ExecutePipeline has no retry policy: the child retries the job; its time-out covers every try."""
+    dag = dags["coding_potential_training"]
+    for task_id in ("resolve_inputs", "train", "evaluate", "register"):
+        task, given = dag.get_task(task_id), _azure_ml_call(resources, task_id)["typeProperties"]["parameters"]
+        assert "policy" not in _azure_ml_call(resources, task_id)
+        assert given["retries"] == task.retries == 1
+        assert given["retryIntervalInSeconds"] == task.retry_delay.total_seconds() == 60
+        # no execution_timeout: 12 h a try, two tries, one wait between them
+        assert task.execution_timeout is None
+        assert given["timeout"] == "1.00:01:00"
+
+
+def test_a_downstream_step_gets_the_upstream_result_the_child_returns(dags, resources) -> None:
+    dag = dags["coding_potential_training"]
+    trained = {"bundle": "/tmp/coding-potential-run/model/bundle", "n_train": 3, "candidates": [{"auroc": 0.5}]}
+    evaluated = {"metrics": {"validation_split": {"auroc": 0.9}}}
+    outputs = {"train": {"pipelineReturnValue": {"result": trained}},
+               "evaluate": {"pipelineReturnValue": {"result": evaluated}}}
+    for task_id, expected in (("evaluate", {"trained": trained}), ("register", {"trained": trained,
+                                                                             "evaluated": evaluated})):
+        args = _azure_ml_call(resources, task_id)["typeProperties"]["parameters"]["args"]
+        rendered = json.loads(interpolate(args, {**_scope(dag, {}), "@activity": outputs}))
+        assert {key: rendered[key] for key in expected} == expected
+        assert rendered["params"]["seed"] == 0
 
 
 # --------------------------------------------------------------------------------------- refusals
@@ -206,3 +245,16 @@ def test_an_untranslatable_template_is_an_error_naming_the_task(dags) -> None:
         from adf_export.generate import arguments_expression
 
         arguments_expression(odd, dag)
+
+
+def test_the_output_of_a_non_azure_ml_task_is_an_error_naming_both(dags) -> None:
+    """Only the Azure ML child pipeline returns a step's result; a Databricks run's output is not one."""
+    from coding_potential_operators import PipelineStepOperator
+
+    from adf_export.generate import arguments_expression
+
+    dag = dags["coding_potential_scoring"]
+    reader = PipelineStepOperator(task_id="reader", step="predict",
+                                  arguments={"validated": dag.get_task("validate").output})
+    with pytest.raises(UnmappedTaskError, match=r"task 'reader': the output of 'validate' has no ADF mirror"):
+        arguments_expression(reader, dag)

@@ -202,6 +202,30 @@ def blob_events_trigger() -> dict:
     }
 
 
+def loop_pipeline() -> dict:
+    """An Until loop holding an If whose branches set variables, then a return value."""
+    def set_var(name: str, variable: str, value: str) -> dict:
+        return {"name": name, "type": "SetVariable", "dependsOn": [], "userProperties": [],
+                "typeProperties": {"variableName": variable, "value": {"value": value, "type": "Expression"}}}
+
+    return {"name": "p_loop", "properties": {
+        "variables": {"status": {"type": "String", "defaultValue": ""}, "next": {"type": "String"}},
+        "activities": [
+            {"name": "loop", "type": "Until", "dependsOn": [], "userProperties": [], "typeProperties": {
+                "expression": {"value": "@equals(variables('status'), 'done')", "type": "Expression"},
+                "timeout": "0.01:00:00",
+                "activities": [{"name": "branch", "type": "IfCondition", "dependsOn": [], "userProperties": [],
+                                "typeProperties": {
+                                    "expression": {"value": "@empty(variables('status'))", "type": "Expression"},
+                                    "ifTrueActivities": [set_var("start", "next", "@'running'")],
+                                    "ifFalseActivities": [set_var("finish", "status", "@variables('next')")]}}]}},
+            {"name": "give_back", "type": "SetVariable", "dependsOn": [
+                {"activity": "loop", "dependencyConditions": ["Completed"]}], "userProperties": [],
+             "typeProperties": {"variableName": "pipelineReturnValue", "setSystemVariable": True, "value": [
+                 {"key": "status", "value": {"type": "Expression", "content": "@variables('status')"}}]}},
+        ]}}
+
+
 VALID: list[tuple[str, Callable[[], dict]]] = [
     ("pipeline", pipeline),
     ("pipeline", copy_pipeline),
@@ -212,6 +236,7 @@ VALID: list[tuple[str, Callable[[], dict]]] = [
     ("trigger", schedule_trigger),
     ("trigger", tumbling_trigger),
     ("trigger", blob_events_trigger),
+    ("pipeline", loop_pipeline),
 ]
 
 
@@ -290,6 +315,32 @@ BROKEN: dict[str, tuple[str, Callable[[], dict], list[str]]] = {
         lambda: _set(pipeline(), f"{P}.activities.0.dependsOn",
                      [{"activity": "train", "dependencyConditions": ["Succeeded"]}]),
         ["$.properties.activities:", "dependsOn has a cycle"],
+    ),
+    "Until nested in an If nested in an Until": (
+        "pipeline",
+        lambda: _set(loop_pipeline(), f"{P}.activities.0.typeProperties.activities.0.typeProperties.ifTrueActivities",
+                     [{"name": "inner", "type": "Until", "dependsOn": [], "userProperties": [], "typeProperties": {
+                         "expression": {"value": "@true", "type": "Expression"}, "activities": []}}]),
+        ["$.properties.activities[0].typeProperties.activities[0].typeProperties.ifTrueActivities[0]:",
+         "a Until activity cannot be nested in a Until ('loop')",
+         "a Until activity cannot be nested in a IfCondition ('branch')"],
+    ),
+    "SetVariable of an undeclared variable": (
+        "pipeline",
+        lambda: _set(loop_pipeline(), f"{P}.variables", {"status": {"type": "String"}}),
+        ["ifTrueActivities[0].typeProperties.variableName:", "variable 'next' is not declared"],
+    ),
+    "SetVariable from itself": (
+        "pipeline",
+        lambda: _set(loop_pipeline(), f"{P}.activities.0.typeProperties.activities.0.typeProperties."
+                                      "ifFalseActivities.0.typeProperties.value.value",
+                     "@concat(variables('status'), 'x')"),
+        ["ifFalseActivities[0].typeProperties.value:", "variable 'status' cannot be set from itself"],
+    ),
+    "a system variable other than the return value": (
+        "pipeline",
+        lambda: _set(loop_pipeline(), f"{P}.activities.1.typeProperties.variableName", "status"),
+        ["$.properties.activities[1].typeProperties.variableName:", "the only system variable"],
     ),
     "duplicate activity names": (
         "pipeline",

@@ -540,6 +540,23 @@ def test_entry_point_with_a_run_dir(tmp_path: Path) -> None:
     assert (tmp_path / "run").is_dir()
 
 
+def test_python_m_pipeline_writes_the_result_file_too(tmp_path: Path) -> None:
+    """``--result-file``: the result the Azure ML child pipeline reads back, the same as the last stdout line."""
+    (tmp_path / "landing").mkdir()
+    arguments = {"date": DAY, "source": str(tmp_path / "landing"), "lake": str(tmp_path / "lake")}
+    result_file = tmp_path / "run" / "results" / "ingest.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "ingest_landing", "--args", json.dumps(arguments),
+         "--run-dir", str(tmp_path / "run"), "--result-file", str(result_file)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "CODING_POTENTIAL_VAR": str(tmp_path / "var")},
+    )
+    assert completed.returncode == 0, completed.stderr
+    printed = json.loads(completed.stdout.splitlines()[-1])
+    assert json.loads(result_file.read_text()) == printed and printed["skip"] is True
+    assert sorted(p.name for p in result_file.parent.iterdir()) == ["ingest.json"]  # no partial file left
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
