@@ -203,10 +203,45 @@ def databricks_activity(task: Any, dag: Any) -> dict[str, Any]:
     }
 
 
+def _uri_parts(uri: str) -> tuple[str, str]:
+    """ADF expressions of the container and the prefix of ``SCHEME://CONTAINER[@HOST][/PREFIX]`` (``uri`` is
+    an expression): the forms of the DAGs' ``landing`` (``wasb://``) and ``lake`` (``abfss://``) params.
+
+    ADF evaluates both branches of ``if()``: these must not fail on an empty value (no ``[1]`` index).
+    """
+    segments = f"split(last(split({uri}, '://')), '/')"
+    return f"first(split(first({segments}), '@'))", f"join(skip({segments}, 1), '/')"
+
+
+def _under_prefix(uri: str, path: str) -> str:
+    """``path`` (an expression) under the prefix of ``uri``, or alone when it has none."""
+    _, prefix = _uri_parts(uri)
+    return f"if(empty({prefix}), {path}, concat({prefix}, '/', {path}))"
+
+
+def _location(param: str, default_container: str, path: str) -> tuple[str, str]:
+    """Container and folder expressions of a Copy side: from the run's ``param`` URI, else the factory's."""
+    value = f"pipeline().parameters.{param}"
+    container, _ = _uri_parts(value)
+    return (f"@if(empty({value}), pipeline().globalParameters.{default_container}, {container})",
+            f"@if(empty({value}), {path}, {_under_prefix(value, path)})")
+
+
 def copy_activity(task: Any, dag: Any) -> dict[str, Any]:
     """``Copy``: the day's ``YYYY-MM-DD/`` blobs of the landing container into ``raw/scoring/date=D``
-    of the lake (Binary datasets, the same bytes; the validate step lists the partition's FASTA files)."""
+    of the lake (Binary datasets, the same bytes; the validate step lists the partition's FASTA files).
+
+    The run's ``landing`` (``wasb://CONTAINER[/PREFIX]``) and ``lake`` (``abfss://CONTAINER@HOST[/PREFIX]``)
+    params choose the containers and prefixes, as they choose the ingest step's source and lake; the
+    accounts are the linked services' (a URI on another account is read as if on the factory's).
+    """
     date = f"pipeline().parameters.{DATE_PARAMETER}"
+    arguments = dict(task.arguments)
+    if not (_PARAM.match(str(arguments.get("source"))) and _PARAM.match(str(arguments.get("lake")))):
+        raise UnmappedTaskError(f"task {task.task_id!r}: the Copy mirrors source and lake given as params only")
+    landing, lake = _PARAM.match(arguments["source"]).group(1), _PARAM.match(arguments["lake"]).group(1)
+    source_container, source_folder = _location(landing, "landingContainer", date)
+    sink_container, sink_folder = _location(lake, "lakeContainer", f"concat('raw/scoring/date=', {date})")
     return {
         "name": task.task_id, "type": "Copy", "dependsOn": _depends_on(task), "policy": _policy(task, None),
         "userProperties": [],
@@ -218,9 +253,9 @@ def copy_activity(task: Any, dag: Any) -> dict[str, Any]:
                                                             "copyBehavior": "PreserveHierarchy"}},
         },
         "inputs": [{"referenceName": "ds_landing_fasta", "type": "DatasetReference",
-                    "parameters": {"folder": expression(f"@{date}")}}],
+                    "parameters": {"container": expression(source_container), "folder": expression(source_folder)}}],
         "outputs": [{"referenceName": "ds_raw_fasta", "type": "DatasetReference",
-                     "parameters": {"folder": expression(f"@concat('raw/scoring/date=', {date})")}}],
+                     "parameters": {"fileSystem": expression(sink_container), "folder": expression(sink_folder)}}],
     }
 
 

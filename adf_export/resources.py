@@ -20,9 +20,10 @@ D, and so has :data:`DAILY_TRIGGER`'s run (``trigger().scheduledTime``). Such a 
 stands at midnight; files landing later in the day are scored by :data:`BLOB_TRIGGER` (one run per file)
 or by :data:`BACKFILL_TRIGGER`, whose 24-hour window [D, D+1) fires after D has ended.
 
-Global parameters (``pipeline().globalParameters.X`` in the pipelines) are the Azure ML entries of
-:data:`ENVIRONMENT` (:data:`GLOBAL_PARAMETERS`): ``factory/<factory>.json`` in the Git layout, the child
-resource ``factories/globalParameters/default`` in the ARM template.
+Global parameters (``pipeline().globalParameters.X`` in the pipelines) are the entries of :data:`ENVIRONMENT`
+the pipelines read (:data:`GLOBAL_PARAMETERS`: Azure ML, MLflow, the containers) plus ``lakeRoot``:
+``factory/<factory>.json`` in the Git layout, the child resource ``factories/globalParameters/default`` in
+the ARM template.
 """
 
 from __future__ import annotations
@@ -164,9 +165,10 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
 }
 #: ARM type of the entries that are not strings.
 PARAMETER_TYPES: dict[str, str] = {"backfillMaxConcurrency": "int"}
-#: The entries published as the factory's global parameters (the pipelines' Azure ML activities read them).
+#: The entries published as the factory's global parameters: the Azure ML jobs' settings, and the
+#: containers the ingest Copy uses when a run names none.
 GLOBAL_PARAMETERS = ("amlSubscriptionId", "amlResourceGroup", "amlWorkspace", "amlCompute", "amlEnvironment",
-                     "amlLakeDatastore", "mlflowTrackingUri")
+                     "amlLakeDatastore", "mlflowTrackingUri", "lakeContainer", "landingContainer")
 #: A global parameter derived from the entries (:func:`lake_root`), not an ARM parameter of its own.
 LAKE_ROOT_PARAMETER = "lakeRoot"
 

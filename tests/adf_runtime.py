@@ -68,6 +68,11 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "greater": lambda a, b: a > b,
     "greaterOrEquals": lambda a, b: a >= b,
     "split": lambda text, separator: text.split(separator),
+    "first": lambda collection: collection[0] if len(collection) else None,
+    "last": lambda collection: collection[-1] if len(collection) else None,
+    "skip": lambda collection, count: collection[count:],
+    "join": lambda collection, separator: separator.join(collection),
+    "replace": lambda text, old, new: text.replace(old, new),
     "json": json.loads,
 }
 

@@ -188,3 +188,33 @@ def test_a_step_that_raises_fails_its_job_and_the_pipeline(tmp_path: Path, share
     assert run.status == "Failed" and "ended Failed after 1 attempt(s)" in run.error
     (job,) = cloud.azure_ml.jobs.values()
     assert "no/such_file" in job["log"]  # the step's own error, in the job's log
+
+
+# ------------------------------------------------------------------------------------ the ingest copy
+@pytest.mark.parametrize(("landing", "lake", "source", "sink"), [
+    ("", "", "landing/{day}", "lake/raw/scoring/date={day}"),
+    ("wasb://drop/incoming", "abfss://lake2@codingpotential.dfs.core.windows.net/team/a",
+     "drop/incoming/{day}", "lake2/team/a/raw/scoring/date={day}"),
+    ("wasbs://drop@codingpotentiallanding.blob.core.windows.net", "abfss://lake2@codingpotential.dfs.core.windows.net",
+     "drop/{day}", "lake2/raw/scoring/date={day}"),
+])
+def test_the_copy_reads_and_writes_where_the_run_params_say(tmp_path: Path, shared: Path, landing: str, lake: str,
+                                                            source: str, sink: str) -> None:
+    """The ingest Copy alone (the committed activity), with and without the DAG's landing and lake params:
+    it writes where the validate step reads (``pipeline.lake.partition`` for the same lake)."""
+    from pipeline import lake as lake_layout
+
+    cloud = Cloud(tmp_path, shared)
+    scoring = cloud.factory.pipelines[SCORING]
+    cloud.factory.pipelines["copy_only"] = {"parameters": scoring["parameters"],
+                                            "activities": [a for a in scoring["activities"] if a["name"] == "ingest"]}
+    landed = cloud.landing / source.format(day=DAY) / "sub" / "day.fa"
+    landed.parent.mkdir(parents=True)
+    landed.write_text(">t1\nACGT\n")
+    run = cloud.factory.run("copy_only", {"date": DAY, "landing": landing, "lake": lake})
+    assert run.status == "Succeeded", run.error
+    written = cloud.adls / sink.format(day=DAY) / "sub" / "day.fa"
+    assert written.read_text() == ">t1\nACGT\n"
+    partition = lake_layout.partition("raw", "scoring", DAY, lake or "abfss://lake@codingpotential.dfs.core.windows.net")
+    container, _, rest = partition.removeprefix("abfss://").partition("@")
+    assert f"{container}/{rest.partition('/')[2]}" == sink.format(day=DAY)
