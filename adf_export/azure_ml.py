@@ -17,7 +17,8 @@ as the job is created (the next step would start before the job ends, with the c
 input): hence the loop.
 
 **The run folder.** The steps of one training run share a folder, as they share
-``var/runs/<dag>/<run_id>/`` under Airflow: ``runs/<dag>/<ADF run ID>/`` in the lake's container. Every
+``var/runs/<dag>/<run_id>/`` under Airflow: ``runs/<dag>/<ADF run group ID>/`` in the lake's container
+(the group ID is the run ID, kept by a rerun from a failed activity). Every
 job mounts it read-write (a ``uri_folder`` output on the lake's Azure ML datastore) and links it to one
 fixed path, ``$CODING_POTENTIAL_RUN_LINK``, before running the step, so the paths a step returns (the
 model bundle, the validation table, the evaluation plots) are valid in the next step's job.
@@ -40,20 +41,28 @@ FAILED_STATES = ("Failed", "Canceled", "NotResponding", "SubmitFailed")
 COMPLETED = "Completed"
 #: Seconds between two polls of a running job.
 POLL_INTERVAL_SECONDS = 30
-#: HTTP retries of one PUT or GET (transient errors of the management endpoint), not of the job.
+#: HTTP retries of a GET (poll, result): transient errors of the endpoint, not of the job. A PUT is not
+#: retried by ADF: a PUT that created the job but timed out would be resent under the same name; a failed
+#: PUT counts as a failed attempt instead (``SubmitFailed``), resubmitted under a new name.
 HTTP_RETRIES, HTTP_RETRY_INTERVAL_SECONDS = 3, 30
-_HTTP_POLICY = {"timeout": "0.00:10:00", "retry": HTTP_RETRIES, "retryIntervalInSeconds": HTTP_RETRY_INTERVAL_SECONDS,
-                "secureOutput": False, "secureInput": False}
+#: How long one management call may take (ADF's default is one minute).
+HTTP_REQUEST_TIMEOUT = "00:05:00"
+
+
+def _http_policy(retries: int) -> dict[str, Any]:
+    return {"timeout": "0.00:10:00", "retry": retries, "retryIntervalInSeconds": HTTP_RETRY_INTERVAL_SECONDS,
+            "secureOutput": False, "secureInput": False}
 
 _P = "pipeline().parameters"
 _G = "pipeline().globalParameters"
 _FAILED = "createArray(" + ", ".join(f"'{state}'" for state in FAILED_STATES) + ")"
 
 
-def _job_url() -> str:
+def _job_url(action: str = "") -> str:
+    """The job's management URL (``action``: e.g. ``/cancel``)."""
     return (f"@concat('https://management.azure.com/subscriptions/', {_G}.amlSubscriptionId, "
             f"'/resourceGroups/', {_G}.amlResourceGroup, '/providers/Microsoft.MachineLearningServices/workspaces/', "
-            f"{_G}.amlWorkspace, '/jobs/', variables('jobName'), '?api-version={AML_API_VERSION}')")
+            f"{_G}.amlWorkspace, '/jobs/', variables('jobName'), '{action}?api-version={AML_API_VERSION}')")
 
 
 def job_command() -> str:
@@ -86,6 +95,8 @@ def job_body() -> dict[str, Any]:
         }},
         "environmentId": f"@{{{_G}.amlEnvironment}}",
         "computeId": f"@{{{_G}.amlCompute}}",
+        # One try's limit (the task's own timeout); the child's Until bounds all the tries together.
+        "limits": {"jobLimitsType": "Command", "timeout": f"@{{{_P}.jobTimeout}}"},
     }}
 
 
@@ -106,14 +117,18 @@ def _wait(name: str, seconds: str, depends_on: list[dict[str, Any]]) -> dict[str
             "typeProperties": {"waitTimeInSeconds": expression(seconds)}}
 
 
-def _web(name: str, method: str, depends_on: list[dict[str, Any]],
-         body: dict[str, Any] | None = None) -> dict[str, Any]:
-    properties: dict[str, Any] = {"method": method, "url": expression(_job_url())}
+def _web(name: str, method: str, depends_on: list[dict[str, Any]], body: dict[str, Any] | None = None,
+         action: str = "") -> dict[str, Any]:
+    """A call of the Azure ML management API with the factory's managed identity (JSON in, JSON out)."""
+    properties: dict[str, Any] = {"method": method, "url": expression(_job_url(action))}
     if body is not None:
+        properties["headers"] = {"Content-Type": "application/json"}
         properties["body"] = body
+    properties["httpRequestTimeout"] = HTTP_REQUEST_TIMEOUT
     properties["authentication"] = {"type": "MSI", "resource": "https://management.azure.com/"}
-    return {"name": name, "type": "WebActivity", "dependsOn": depends_on, "policy": dict(_HTTP_POLICY),
-            "userProperties": [], "typeProperties": properties}
+    return {"name": name, "type": "WebActivity", "dependsOn": depends_on,
+            "policy": _http_policy(HTTP_RETRIES if method == "GET" else 0), "userProperties": [],
+            "typeProperties": properties}
 
 
 def _submit_branch() -> list[dict[str, Any]]:
@@ -167,12 +182,17 @@ def step_pipeline() -> dict[str, Any]:
         {"name": "check_job", "type": "IfCondition", "dependsOn": _after("run_job", condition="Completed"),
          "userProperties": [],
          "typeProperties": {"expression": expression(f"@equals({status}, '{COMPLETED}')"),
-                            "ifFalseActivities": [{
-                                "name": "job_failed", "type": "Fail", "dependsOn": [], "userProperties": [],
-                                "typeProperties": {"message": expression(message),
-                                                   "errorCode": "AzureMLJobFailed"}}]}},
-        {"name": "read_result", "type": "Lookup", "dependsOn": _after("check_job"), "policy": dict(_HTTP_POLICY),
-         "userProperties": [],
+                            "ifFalseActivities": [
+                                # A job still running when the loop timed out must not go on writing the
+                                # run folder (cancelling an ended job fails harmlessly: Completed below).
+                                _web("cancel_job", "POST", [], {}, action="/cancel"),
+                                {"name": "job_failed", "type": "Fail", "dependsOn": _after("cancel_job",
+                                                                                           condition="Completed"),
+                                 "userProperties": [],
+                                 "typeProperties": {"message": expression(message),
+                                                    "errorCode": "AzureMLJobFailed"}}]}},
+        {"name": "read_result", "type": "Lookup", "dependsOn": _after("check_job"),
+         "policy": _http_policy(HTTP_RETRIES), "userProperties": [],
          "typeProperties": {
              "source": {"type": "JsonSource",
                         "storeSettings": {"type": "AzureBlobFSReadSettings", "recursive": False},
@@ -201,6 +221,7 @@ def step_pipeline() -> dict[str, Any]:
             "retryIntervalInSeconds": {"type": "Int", "defaultValue": 60},
             "pollIntervalInSeconds": {"type": "Int", "defaultValue": POLL_INTERVAL_SECONDS},
             "timeout": {"type": "String", "defaultValue": "0.12:00:00"},
+            "jobTimeout": {"type": "String", "defaultValue": "PT12H"},
         },
         "variables": {"jobName": {"type": "String", "defaultValue": ""},
                       "status": {"type": "String", "defaultValue": ""},
@@ -213,11 +234,13 @@ def step_pipeline() -> dict[str, Any]:
 
 
 def step_activity(task: Any, dag: Any, arguments: str, depends_on: list[dict[str, Any]],
-                  timeout: str) -> dict[str, Any]:
+                  timeout: str, job_timeout: str) -> dict[str, Any]:
     """``ExecutePipeline`` of :data:`STEP_PIPELINE` for one task: its step, its ``--args``, its retries.
 
     ``timeout`` bounds all the attempts together (the child's ``Until``): the task's own timeout times
-    its tries, plus the waits between them.
+    its tries, plus the waits between them; ``job_timeout`` (ISO 8601) is one try's, the job's own limit.
+    The run folder is keyed by the run's group ID, which a rerun from a failed activity keeps: the
+    results of the activities it does not rerun stay valid.
     """
     return {
         "name": task.task_id, "type": "ExecutePipeline", "dependsOn": depends_on, "userProperties": [],
@@ -226,11 +249,12 @@ def step_activity(task: Any, dag: Any, arguments: str, depends_on: list[dict[str
             "waitOnCompletion": True,
             "parameters": {
                 "task": task.task_id, "step": task.step, "args": arguments,
-                "runFolder": f"runs/{dag.dag_id}/@{{pipeline().RunId}}",
+                "runFolder": f"runs/{dag.dag_id}/@{{pipeline().GroupId}}",
                 "experiment": dag.dag_id,
                 "retries": int(task.retries or 0),
                 "retryIntervalInSeconds": max(30, int(task.retry_delay.total_seconds())),
                 "timeout": timeout,
+                "jobTimeout": job_timeout,
             },
         },
     }

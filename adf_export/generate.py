@@ -140,15 +140,20 @@ def _param_expression(name: str, dag: Any, task_id: str) -> str:
     if kind == "nullable":
         inner = dag.params.get_param(name).schema["type"]
         quoted = "string" in inner
-        shown = f"concat('\"', {ref}, '\"')" if quoted else ref
+        shown = f"concat('\"', {_json_escaped(ref)}, '\"')" if quoted else ref
         return f"@{{if(empty({ref}), 'null', {shown})}}"
     if kind == "string":
-        return f'"@{{{ref}}}"'
+        return f'"@{{{_json_escaped(ref)}}}"'
     if kind in ("array", "object"):
         return f"@{{string({ref})}}"
     if kind == "boolean":
         return f"@{{if({ref}, 'true', 'false')}}"
     return f"@{{{ref}}}"
+
+
+def _json_escaped(ref: str) -> str:
+    """A string value escaped for a JSON string (backslash, then quote; ADF literals take ``\\`` as is)."""
+    return f"replace(replace({ref}, '\\', '\\\\'), '\"', '\\\"')"
 
 
 def arguments_expression(task: Any, dag: Any) -> str:
@@ -207,9 +212,11 @@ def _uri_parts(uri: str) -> tuple[str, str]:
     """ADF expressions of the container and the prefix of ``SCHEME://CONTAINER[@HOST][/PREFIX]`` (``uri`` is
     an expression): the forms of the DAGs' ``landing`` (``wasb://``) and ``lake`` (``abfss://``) params.
 
-    ADF evaluates both branches of ``if()``: these must not fail on an empty value (no ``[1]`` index).
+    ADF evaluates both branches of ``if()``: these must not fail on an empty value (no ``[1]`` index). A
+    trailing ``/`` is dropped, as the steps drop it.
     """
-    segments = f"split(last(split({uri}, '://')), '/')"
+    trimmed = f"replace(replace(concat({uri}, '<end>'), '/<end>', '<end>'), '<end>', '')"  # one trailing /
+    segments = f"split(last(split({trimmed}, '://')), '/')"
     return f"first(split(first({segments}), '@'))", f"join(skip({segments}, 1), '/')"
 
 
@@ -266,7 +273,7 @@ def azure_ml_activity(task: Any, dag: Any) -> dict[str, Any]:
     per_try = int(task.execution_timeout.total_seconds()) if task.execution_timeout else 12 * 3600
     waits = (tries - 1) * max(30, int(task.retry_delay.total_seconds()))
     return azure_ml.step_activity(task, dag, arguments_expression(task, dag), _depends_on(task),
-                                  _timespan(per_try * tries + waits))
+                                  _timespan(per_try * tries + waits), f"PT{per_try}S")
 
 
 #: (operator class name, step or None for any step) -> activity builder. Looked up step first.

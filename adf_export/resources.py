@@ -91,7 +91,11 @@ WINDOW_PARAMETERS = {
     "windowEnd": "@trigger().outputs.windowEndTime",
 }
 # folderPath is "CONTAINER/YYYY-MM-DD[/...]" (its first segment is the container), so segment 1 is the day.
-BLOB_PARAMETERS = {"date": "@split(triggerBody().folderPath, '/')[1]"}
+# formatDateTime refuses a folder that is not a date (a blob in misc/): the run fails before it writes.
+BLOB_PARAMETERS = {"date": "@formatDateTime(split(triggerBody().folderPath, '/')[1], 'yyyy-MM-dd')"}
+#: Windows run one at a time: the scoring pipeline's own ``concurrency`` is 1 (two runs of one date must not
+#: swap its partitions side by side, and a partition swap on ADLS is not atomic), so more would only queue.
+BACKFILL_CONCURRENCY = 1
 #: A failed backfill day is rerun once, a minute later (the DAG's default_args); a rerun is safe because
 #: every step replaces its date's partitions whole.
 BACKFILL_RETRY = {"count": 1, "intervalInSeconds": 60}
@@ -161,21 +165,13 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
                           "Databricks job clusters (global parameter; needs azureml-mlflow in both)."),
     "scoringStartTime": ("2026-01-01T00:00:00Z",
                          "First day scored (UTC): start of tr_scoring_daily and tr_scoring_backfill."),
-    "backfillMaxConcurrency": ("4", "Days tr_scoring_backfill scores in parallel (1 to 50)."),
 }
-#: ARM type of the entries that are not strings.
-PARAMETER_TYPES: dict[str, str] = {"backfillMaxConcurrency": "int"}
 #: The entries published as the factory's global parameters: the Azure ML jobs' settings, and the
 #: containers the ingest Copy uses when a run names none.
 GLOBAL_PARAMETERS = ("amlSubscriptionId", "amlResourceGroup", "amlWorkspace", "amlCompute", "amlEnvironment",
                      "amlLakeDatastore", "mlflowTrackingUri", "lakeContainer", "landingContainer")
 #: A global parameter derived from the entries (:func:`lake_root`), not an ARM parameter of its own.
 LAKE_ROOT_PARAMETER = "lakeRoot"
-
-
-def parameter_type(name: str) -> str:
-    """ARM type of an :data:`ENVIRONMENT` entry (``string`` unless :data:`PARAMETER_TYPES` says otherwise)."""
-    return PARAMETER_TYPES.get(name, "string")
 
 
 def git_values() -> dict[str, str]:
@@ -192,14 +188,6 @@ def _checked(values: Mapping[str, str]) -> Mapping[str, str]:
     if missing := [name for name in ENVIRONMENT if name not in values]:
         raise ValueError(f"values lack {', '.join(missing)} (see adf_export.resources.ENVIRONMENT)")
     return values
-
-
-def _typed(values: Mapping[str, str], name: str) -> Any:
-    """A value in its JSON type: an ``int`` entry is a number in the Git layout, an expression in ARM."""
-    value = values[name]
-    if parameter_type(name) == "int" and not is_arm_expression(value):
-        return int(value)
-    return value
 
 
 def _arm_literal(text: str) -> str:
@@ -393,7 +381,7 @@ def _backfill(pipeline: str, values: Mapping[str, str]) -> dict[str, Any]:
         "pipeline": _run(pipeline, WINDOW_PARAMETERS),
         "type": "TumblingWindowTrigger",
         "typeProperties": {"frequency": "Hour", "interval": 24, "startTime": values["scoringStartTime"],
-                           "delay": "00:00:00", "maxConcurrency": _typed(values, "backfillMaxConcurrency"),
+                           "delay": "00:00:00", "maxConcurrency": BACKFILL_CONCURRENCY,
                            "retryPolicy": dict(BACKFILL_RETRY), "dependsOn": []},
     }}
 
@@ -458,8 +446,7 @@ def global_parameters_resource(values: Mapping[str, str], name: str = FACTORY_NA
     """
     values = _checked(values)
     _check_name(name)
-    parameters = {key: {"type": parameter_type(key).capitalize(), "value": _typed(values, key)}
-                  for key in GLOBAL_PARAMETERS}
+    parameters = {key: {"type": "String", "value": values[key]} for key in GLOBAL_PARAMETERS}
     parameters[LAKE_ROOT_PARAMETER] = {"type": "String", "value": lake_root(values)}
     return {"name": name, "properties": {"globalParameters": parameters}}
 
@@ -564,8 +551,7 @@ def _arm_parameters() -> dict[str, Any]:
                                                   "metadata": {"description": "Name of the Data Factory."}}}
     examples = git_values()
     for name, (_, description) in ENVIRONMENT.items():
-        parameters[name] = {"type": parameter_type(name), "defaultValue": _typed(examples, name),
-                            "metadata": {"description": description}}
+        parameters[name] = {"type": "string", "defaultValue": examples[name], "metadata": {"description": description}}
     return parameters
 
 
@@ -599,7 +585,7 @@ def arm_template(resources: Mapping[str, Sequence[dict[str, Any]]]) -> tuple[dic
         "variables": {"factoryId": "[concat('Microsoft.DataFactory/factories/', parameters('factoryName'))]"},
         "resources": _arm_resources(resources),
     }
-    example = {"factoryName": FACTORY_NAME, **{name: _typed(git_values(), name) for name in ENVIRONMENT}}
+    example = {"factoryName": FACTORY_NAME, **git_values()}
     parameters = {"$schema": ARM_PARAMETERS_SCHEMA, "contentVersion": CONTENT_VERSION,
                   "parameters": {name: {"value": value} for name, value in example.items()}}
     return template, parameters

@@ -169,16 +169,16 @@ def open_source(source: str, date: str, conn_id: str = "wasb_default") -> Source
     raise ValueError(f"unsupported landing source {source!r}: use wasb://<container>[/<prefix>] or a local folder")
 
 
+def is_taken(relative: str) -> bool:
+    """Whether a landed file is ingested: a FASTA name (:data:`FASTA_NAME`), no hidden path component."""
+    parts = PurePosixPath(relative).parts
+    return bool(parts) and not any(part.startswith(".") for part in parts) and bool(FASTA_NAME.search(parts[-1]))
+
+
 def select(listing: list[Landed]) -> tuple[list[Landed], list[str]]:
     """Split a day's listing into the FASTA files to take and the names to ignore (sorted)."""
-    wanted, ignored = [], []
-    for item in listing:
-        parts = PurePosixPath(item.relative).parts
-        hidden = any(part.startswith(".") for part in parts)
-        if hidden or not FASTA_NAME.search(parts[-1]):
-            ignored.append(item.relative)
-        else:
-            wanted.append(item)
+    wanted = [item for item in listing if is_taken(item.relative)]
+    ignored = [item.relative for item in listing if not is_taken(item.relative)]
     return wanted, sorted(ignored)
 
 

@@ -28,7 +28,6 @@ from .tables import VALIDATED_ROW_GROUP, records_table, rejected_table, split_ou
 
 log = logging.getLogger(__name__)
 
-FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".txt", ".gz")
 
 
 # --------------------------------------------------------------------------------------------- inputs
@@ -107,6 +106,8 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
                     thresholds: dict[str, Any] | None = None) -> dict:
     """Validate every file of the raw partition, then gate the records with Great Expectations.
 
+    A raw partition with no input (missing, or no FASTA in it) is a skip: nothing is written.
+
     Rejected records go to ``quarantine/DATASET/date=DATE/rejected.parquet`` with the reason, beside
     ``_summary.json``, which reconciles records = valid + rejected per file and holds the gate's
     outcomes. When the gate passes, valid records (with their sequence, label and species) go to
@@ -134,6 +135,8 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
     limits = gate_thresholds(thresholds)
     raw = lake_layout.partition("raw", dataset, date, lake)
     inputs = _raw_inputs(storage.folder(raw))
+    if not inputs:
+        return _nothing_landed("validate", raw)
     validated = lake_layout.partition("validated", dataset, date, lake)
     quarantine = lake_layout.partition("quarantine", dataset, date, lake)
     by_species = bool(inputs) and all(item.get("species") for item in inputs)
@@ -163,8 +166,6 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
             valid_dir.write_parquet(valid.drop_columns(["species"]) if by_species else valid,
                                     f"species={item['species']}/{name}" if by_species else name,
                                     row_group_size=VALIDATED_ROW_GROUP)
-        if not inputs:  # readers of an empty partition still need its schema
-            valid_dir.write_parquet(records_table([], source="", label=None, species=None), "part-00000.parquet")
     return {"validated": validated, "quarantine": quarantine, **totals, "skip": totals["valid"] == 0,
             "gate": {"passed": True, "warnings": [o.line() for o in result.warnings]}, "report": report["summary_md"],
             "data_docs": report.get("data_docs")}
@@ -172,13 +173,28 @@ def validate_inputs(date: str, dataset: str, lake: str | None = None, run_dir: s
 
 def _raw_inputs(raw: storage.Folder) -> list[dict[str, Any]]:
     """The raw partition's files: as its ``_inputs.json`` lists them, or, for a partition a plain copy
-    filled (ADF's Copy activity in production), every FASTA file in it, unlabelled, in name order."""
+    filled (ADF's Copy activity in production), its files that ingestion would take (FASTA names, nothing
+    hidden: :func:`pipeline.ingest.is_taken`), unlabelled, in name order. None for a missing partition."""
+    from .ingest import is_taken
+
     if raw.fs.exists(f"{raw.path}/{lake_layout.INPUTS_FILE}"):
         return raw.read_json(lake_layout.INPUTS_FILE)["inputs"]
-    found = sorted(path for path in raw.fs.find(raw.path) if path.lower().endswith(FASTA_SUFFIXES))
+    if not raw.fs.exists(raw.path):
+        return []
+    found = sorted(path for path in raw.fs.find(raw.path) if is_taken(path[len(raw.path) + 1:]))
     log.info("%s has no %s: validating its %d FASTA file(s)", raw.uri, lake_layout.INPUTS_FILE, len(found))
     return [{"name": path[len(raw.path) + 1:], "path": path if _is_local(raw) else f"{raw.uri}{path[len(raw.path):]}",
              "label": None, "species": None} for path in found]
+
+
+def _nothing_landed(step: str, raw: str) -> dict:
+    """A date whose raw partition holds no input: the step skips and writes nothing.
+
+    Under Airflow the ingest task skips such a date and its downstream tasks with it; ADF runs every
+    activity regardless (its Copy then copies no file), so each step sees the empty partition itself.
+    """
+    log.info("%s: nothing landed in %s: skipped, nothing written", step, raw)
+    return {"skip": True, "raw": raw, "reason": "nothing landed"}
 
 
 def _count(totals: dict[str, Any], name: str, records: list, rejections: list) -> None:
@@ -210,6 +226,9 @@ def build_features(date: str, dataset: str, lake: str | None = None, engine: str
     """
     from spark_jobs import features_job
 
+    raw = lake_layout.partition("raw", dataset, date, lake)
+    if not _raw_inputs(storage.folder(raw)):
+        return _nothing_landed("features", raw)
     validated = lake_layout.partition("validated", dataset, date, lake)
     features = lake_layout.partition("features", dataset, date, lake)
     engine = engine or settings.features_engine()
@@ -424,6 +443,9 @@ def predict(date: str, model_uri: str | None = None, lake: str | None = None, ru
     row and in ``_SUCCESS.json``. The partition is replaced whole: a rerun never appends."""
     from models import registry
 
+    raw = lake_layout.partition("raw", "scoring", date, lake)
+    if not _raw_inputs(storage.folder(raw)):
+        return _nothing_landed("predict", raw)
     model_ref = model_uri or registry.DEFAULT_MODEL_URI
     model = registry.load_model(model_ref)
     version = registry.resolve_version(model_ref) if model_ref.startswith("models:/") else "bundle"

@@ -26,6 +26,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -52,6 +53,13 @@ def _to_int(value: Any) -> int:
     return int(value)
 
 
+def _format_date_time(value: str, pattern: str) -> str:
+    """``formatDateTime`` for the one pattern used here; a value that is no date is an error, as in ADF."""
+    if pattern != "yyyy-MM-dd":
+        raise ValueError(f"formatDateTime pattern {pattern!r} is not mirrored here")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d")
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "if": lambda condition, yes, no: yes if condition else no,
     "empty": lambda value: value in ("", None, [], {}),
@@ -74,6 +82,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "join": lambda collection, separator: separator.join(collection),
     "replace": lambda text, old, new: text.replace(old, new),
     "json": json.loads,
+    "formatDateTime": _format_date_time,
 }
 
 
@@ -86,7 +95,7 @@ class Scope:
     def call(self, name: str, args: list[Any]) -> Any:
         if name == "pipeline":
             return {"parameters": self.run.parameters, "globalParameters": self.run.factory.global_parameters,
-                    "RunId": self.run.run_id, "Pipeline": self.run.name}
+                    "RunId": self.run.run_id, "GroupId": self.run.run_id, "Pipeline": self.run.name}
         if name == "variables":
             return self.run.variables[args[0]]
         if name == "activity":
@@ -164,21 +173,33 @@ class LocalAzureML:
                  fail_first: Mapping[str, int] | None = None) -> None:
         self.datastores, self.env, self.run_link = dict(datastores), dict(env), run_link
         self.fail_first = dict(fail_first or {})
+        self.hang: set[str] = set()  # tasks whose jobs never end (their GETs say Running)
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.cancelled: list[str] = []
 
-    def request(self, method: str, url: str, body: Any) -> dict[str, Any]:
+    def request(self, method: str, url: str, body: Any, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         parsed = urlparse(url)
         match = re.fullmatch(r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
-                             r"Microsoft\.MachineLearningServices/workspaces/[^/]+/jobs/([A-Za-z0-9_-]+)", parsed.path)
+                             r"Microsoft\.MachineLearningServices/workspaces/[^/]+/jobs/([A-Za-z0-9_-]{1,255})(/cancel)?",
+                             parsed.path)
         if parsed.netloc != "management.azure.com" or not match or "api-version=" not in parsed.query:
             raise HttpError(404, f"no such endpoint: {method} {url}")
+        if body is not None and (headers or {}).get("Content-Type") != "application/json":
+            raise HttpError(415, "The content media type is not supported. Only 'application/json' is supported.")
         name = match.group(1)
+        if match.group(2):
+            if method != "POST":
+                raise HttpError(405, method)
+            job = self.jobs.get(name) or _raise(HttpError(404, f"job {name} not found"))
+            job["end"] = job["properties"]["status"] = "Canceled"
+            self.cancelled.append(name)
+            return {}
         if method == "PUT":
             return self._submit(name, body)
         if method == "GET":
             job = self.jobs.get(name) or _raise(HttpError(404, f"job {name} not found"))
             job["polls"] += 1
-            job["properties"]["status"] = "Running" if job["polls"] == 1 else job["end"]
+            job["properties"]["status"] = "Running" if job["polls"] == 1 or job["end"] == "Running" else job["end"]
             return {"name": name, "properties": dict(job["properties"])}
         raise HttpError(405, method)
 
@@ -191,11 +212,17 @@ class LocalAzureML:
                 raise HttpError(400, f"job {name}: {key} is missing")
         if properties["jobType"] != "Command":
             raise HttpError(400, f"job {name}: jobType {properties['jobType']}")
+        limits = properties.get("limits") or {}
+        duration = re.fullmatch(r"PT(?=\d)(\d+H)?(\d+M)?(\d+S)?", limits.get("timeout", ""))
+        if limits and (limits.get("jobLimitsType") != "Command" or not duration):
+            raise HttpError(400, f"job {name}: limits {limits}")
         env = dict(properties.get("environmentVariables") or {})
         task = env.get("CODING_POTENTIAL_TASK", "")
         job = {"properties": {**properties, "status": "NotStarted"}, "polls": 0, "env": env, "log": ""}
         self.jobs[name] = job
-        if self.fail_first.get(task, 0) > 0:
+        if task in self.hang:
+            job["end"] = "Running"
+        elif self.fail_first.get(task, 0) > 0:
             self.fail_first[task] -= 1
             job["end"] = "Failed"
         else:
@@ -432,7 +459,7 @@ class LocalFactory:
         auth = props.get("authentication") or {}
         if auth.get("type") != "MSI" or auth.get("resource") != "https://management.azure.com/":
             raise HttpError(401, f"{activity['name']}: no management-plane token")
-        return self.azure_ml.request(props["method"], props["url"], props.get("body"))
+        return self.azure_ml.request(props["method"], props["url"], props.get("body"), props.get("headers"))
 
     def _location(self, reference: Mapping[str, Any], run: PipelineRun) -> Path:
         """The local path of a dataset reference's location (parameters evaluated in the run's scope)."""

@@ -142,9 +142,6 @@ def test_environment_entries_are_described_and_typed():
         assert re.fullmatch(r"[a-z][A-Za-z0-9]*", name), name
         assert default and isinstance(default, str), name
         assert description.endswith("."), name
-        assert factory.parameter_type(name) in {"string", "int"}
-    assert factory.parameter_type("backfillMaxConcurrency") == "int"
-    assert 1 <= int(ENVIRONMENT["backfillMaxConcurrency"][0]) <= 50
     assert set(GLOBAL_PARAMETERS) <= set(ENVIRONMENT)
 
 
@@ -256,11 +253,8 @@ def test_arm_parameters_are_typed_with_example_defaults(arm):
     assert parameters["parameters"]["factoryName"] == {"value": "coding-potential-adf"}
     for name, (default, description) in ENVIRONMENT.items():
         spec = template["parameters"][name]
-        expected = int(default) if spec["type"] == "int" else default
-        assert spec == {"type": factory.parameter_type(name), "defaultValue": expected,
-                        "metadata": {"description": description}}
-        assert parameters["parameters"][name] == {"value": expected}
-    assert template["parameters"]["backfillMaxConcurrency"]["defaultValue"] == 4
+        assert spec == {"type": "string", "defaultValue": default, "metadata": {"description": description}}
+        assert parameters["parameters"][name] == {"value": default}
 
 
 def test_arm_resources_are_ordered_and_named_by_the_factory(arm):
@@ -360,18 +354,30 @@ def test_triggers_pass_exactly_the_date_and_window(git):
         "windowStart": "@trigger().outputs.windowStartTime", "windowEnd": "@trigger().outputs.windowEndTime"}}
     assert "pipelines" not in backfill  # a tumbling window trigger starts exactly one pipeline
     assert blob["pipelines"] == [{"pipelineReference": reference, "parameters": {
-        "date": "@split(triggerBody().folderPath, '/')[1]"}}]
+        "date": "@formatDateTime(split(triggerBody().folderPath, '/')[1], 'yyyy-MM-dd')"}}]
     declared = stub_pipeline()["properties"]["parameters"]
     for run in [*daily["pipelines"], backfill["pipeline"], *blob["pipelines"]]:
         assert set(run["parameters"]) <= set(declared)
 
 
 def test_the_blob_trigger_date_is_the_first_folder_below_the_container():
-    # folderPath is "CONTAINER/FOLDER..." (its first segment is the container); the expression takes segment 1.
-    expression = factory.BLOB_PARAMETERS["date"]
-    assert expression == "@split(triggerBody().folderPath, '/')[1]"
+    """folderPath is "CONTAINER/FOLDER..." (its first segment is the container): the date is segment 1, and
+    a folder that is not a date, or a blob at the container's root, fails the trigger run before any write."""
+    from tests.adf_runtime import Scope, evaluate
+
+    class TriggerScope(Scope):
+        def __init__(self, folder_path: str) -> None:
+            self.folder_path = folder_path
+
+        def call(self, name, args):
+            return {"folderPath": self.folder_path} if name == "triggerBody" else Scope.call(self, name, args)
+
+    expression = factory.BLOB_PARAMETERS["date"].removeprefix("@")
     for folder_path in ("landing/2026-01-02", "landing/2026-01-02/sub/folder"):
-        assert folder_path.split("/")[1] == "2026-01-02"
+        assert evaluate(expression, TriggerScope(folder_path)) == "2026-01-02"
+    for folder_path in ("landing/misc", "landing/2026-13-40", "landing"):
+        with pytest.raises((ValueError, IndexError)):
+            evaluate(expression, TriggerScope(folder_path))
 
 
 def test_the_schedule_mirrors_the_daily_dag(git):
@@ -388,7 +394,7 @@ def test_the_backfill_trigger_is_daily_windows_created_stopped(git):
     assert backfill["type"] == "TumblingWindowTrigger" and backfill["runtimeState"] == "Stopped"
     props = backfill["typeProperties"]
     assert (props["frequency"], props["interval"], props["startTime"]) == ("Hour", 24, "2026-01-01T00:00:00Z")
-    assert props["maxConcurrency"] == 4 and isinstance(props["maxConcurrency"], int)
+    assert props["maxConcurrency"] == 1  # the scoring pipeline runs one at a time: more would only queue
     assert props["retryPolicy"] == {"count": 1, "intervalInSeconds": 60}
 
 

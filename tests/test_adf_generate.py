@@ -68,6 +68,7 @@ _FUNCTIONS = {
     "empty": lambda value: value in ("", None, [], {}),
     "concat": lambda *parts: "".join(parts),
     "string": lambda value: value if isinstance(value, str) else json.dumps(value),
+    "replace": lambda text, old, new: text.replace(old, new),
 }
 
 
@@ -165,11 +166,12 @@ def test_activity_types_and_policies(dags, resources) -> None:
     ("coding_potential_scoring", "predict"), ("coding_potential_training", "validate"),
     ("coding_potential_training", "features"),
 ])
-@pytest.mark.parametrize("conf", [{}, {"lake": LAKE, "max_rejected_share": 0.05, "features_engine": "spark"}])
+@pytest.mark.parametrize("conf", [{}, {"lake": LAKE, "max_rejected_share": 0.05, "features_engine": "spark"},
+                                  {"lake": LAKE + '/a "quoted" \\dir', "model_uri": 'runs:/r"1\\/model'}])
 def test_databricks_arguments_equal_the_operators_payload(dags, resources, dag_id, task_id, conf) -> None:
     """For the same run (date, conf), the ADF activity's --args evaluate to the JSON Airflow submits."""
-    dag = dags[dag_id]
-    task = copy.deepcopy(dag.get_task(task_id))  # rendering writes into the task: keep the DAG's pristine
+    dag = copy.deepcopy(dags[dag_id])  # rendering writes into the task and its DAG's params: keep them pristine
+    task = dag.get_task(task_id)
     conf = {k: v for k, v in conf.items() if k in dag.params}
     render(task, conf)
     airflow_args = task.spark_python_task["parameters"]

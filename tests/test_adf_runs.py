@@ -182,6 +182,20 @@ def test_a_job_that_fails_every_try_fails_the_pipeline_naming_it(tmp_path: Path,
     assert run.runs_of("read_result")[0].status == "Skipped"
 
 
+def test_a_job_still_running_at_the_time_out_is_cancelled_and_fails_the_pipeline(tmp_path: Path,
+                                                                                shared: Path) -> None:
+    cloud = Cloud(tmp_path, shared)
+    cloud.azure_ml.hang.add("resolve_inputs")
+    run = cloud.factory.run(STEP, {**_step_parameters(retries=1), "timeout": "0.00:02:00"})
+    assert run.status == "Failed"
+    (name,) = cloud.azure_ml.jobs  # no retry: the time-out covers every try
+    assert cloud.azure_ml.cancelled == [name]
+    assert run.error.startswith(f"Azure ML job {name} of task resolve_inputs (step resolve_training_inputs) ended "
+                                "Running after 1 attempt(s)")
+    polls = [r.output["seconds"] for r in run.activity_runs if r.name == "wait_to_poll"]
+    assert polls == [30] * 4  # 1 s before submitting + 4 polls of 30 s pass the 2 minutes
+
+
 def test_a_step_that_raises_fails_its_job_and_the_pipeline(tmp_path: Path, shared: Path) -> None:
     cloud = Cloud(tmp_path, shared)
     run = cloud.factory.run(STEP, _step_parameters(retries=0, datasets=["no/such_file*"]))

@@ -16,6 +16,7 @@ the payload and returns a run id. The provider has no public "build the payload"
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import re
@@ -125,6 +126,9 @@ def render(task: BaseOperator, conf: dict[str, Any] | None = None) -> dict[str, 
     dict[str, Any]
         The template context the task was rendered with (``execute`` would get the same).
     """
+    # Rendering resolves the run's conf into the task's Param objects, which copies of the task share:
+    # give this task its own, so that one rendering never leaks into the next.
+    task.params = type(task.params)({name: copy.copy(task.params.get_param(name)) for name in task.params})
     dag_run = DagRun.model_validate({
         "dag_id": task.dag_id, "run_id": RUN_ID, "logical_date": LOGICAL_DATE,
         "data_interval_start": LOGICAL_DATE, "data_interval_end": LOGICAL_DATE, "run_after": LOGICAL_DATE,

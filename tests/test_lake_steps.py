@@ -80,8 +80,29 @@ def test_a_raw_partition_without_inputs_file_is_validated_file_by_file(lake_root
     (raw / "b.fa").write_text(f">b1\n{GOOD}\n")
     (raw / "sub" / "a.fasta").write_text(f">a1\n{GOOD}\n>a2\n{SHORT}\n")
     (raw / "notes.csv").write_text("not,fasta\n")
+    (raw / "genes.gtf.gz").write_bytes(b"\x1f\x8b not FASTA either")  # gzip, but no FASTA name
+    (raw / "._b.fa").write_text("a hidden file (macOS metadata)")
     result = steps.validate_inputs(DAY, "scoring")
     assert result["files"] == [{"name": "b.fa", "records": 1, "valid": 1, "rejected": 0},
                                {"name": "sub/a.fasta", "records": 2, "valid": 2, "rejected": 0}]
     validated = read_partition(result["validated"])
     assert sorted(validated.column("id").to_pylist()) == ["a1", "a2", "b1"]
+
+
+@pytest.mark.parametrize("landed", ["missing", "empty", "no FASTA"])
+def test_a_date_with_nothing_landed_is_skipped_by_every_step_and_nothing_written(lake_root: Path,
+                                                                               landed: str) -> None:
+    """ADF runs every activity even when its Copy copied nothing: each step skips such a date itself,
+    as Airflow skips the tasks after an ingest that found nothing."""
+    raw = lake_root / "raw" / "scoring" / f"date={DAY}"
+    if landed != "missing":
+        raw.mkdir(parents=True)
+    if landed == "no FASTA":
+        (raw / "readme.txt.bak").write_text("no FASTA here")
+    for result in (steps.validate_inputs(DAY, "scoring"), steps.build_features(DAY, "scoring", engine="inprocess"),
+                   steps.predict(DAY, model_uri="/no/model/needed")):
+        assert result == {"skip": True, "raw": lake.partition("raw", "scoring", DAY), "reason": "nothing landed"}
+    written = sorted(str(p.relative_to(lake_root)) for p in lake_root.rglob("*")) if lake_root.exists() else []
+    assert written == {"missing": [], "empty": ["raw", "raw/scoring", f"raw/scoring/date={DAY}"],
+                       "no FASTA": ["raw", "raw/scoring", f"raw/scoring/date={DAY}",
+                                    f"raw/scoring/date={DAY}/readme.txt.bak"]}[landed]
