@@ -18,13 +18,10 @@ import numpy as np
 
 from coding_potential.fasta import Record, Rejection, read_records
 from models.bundle import CodingModel
+from models.predictions import PREDICTION_COLUMNS, predict_records
 
 from .files import atomic_path, write_rejected
 
-PREDICTION_COLUMNS = (
-    "id", "coding_probability", "label", "length", "gc_content", "longest_orf_nt",
-    "longest_open_orf_nt", "orf_start", "orf_frame", "fickett", "hexamer_score", "warnings",
-)
 #: records scored per batch: large enough to amortise numpy calls, small enough to bound memory.
 BATCH_SIZE = 20_000
 
@@ -62,28 +59,23 @@ def batches(outputs: Iterable[Record | Rejection], size: int = BATCH_SIZE
 
 
 def prediction_rows(model: CodingModel, records: list[Record]) -> list[str]:
-    """TSV lines (no newline) for a batch of valid records."""
+    """TSV lines (no newline) for a batch of valid records: probability to 6 decimals, GC, Fickett and
+    hexamer score to 4; an undefined value is an empty field."""
     if not records:
         return []
-    features = model.features([r.sequence for r in records])
-    probabilities = model.predict_features(features)
-    called = probabilities >= model.threshold
-    gc = np.char.mod("%.4f", features["gc_content"])
-    gc[features["n_unambiguous"] == 0] = ""  # GC is undefined without an unambiguous base
-    start = features["orf_start"].astype(str).astype(object)
-    start[features["orf_length"] == 0] = ""
-    frame = features["orf_frame"].astype(str).astype(object)
-    frame[features["orf_length"] == 0] = ""
-    probability_text = np.char.mod("%.6f", probabilities)
-    fickett = np.char.mod("%.4f", features["fickett"])
-    hexamer = np.char.mod("%.4f", features["hexamer_score"])
-    return [
-        "\t".join((r.id, probability_text[i], "coding" if called[i] else "noncoding",
-                   str(features["length"][i]), gc[i], str(features["orf_length"][i]),
-                   str(features["open_orf_length"][i]), start[i], frame[i], fickett[i], hexamer[i],
-                   ",".join(r.warnings)))
-        for i, r in enumerate(records)
-    ]
+    p = predict_records(model, records)
+    gc = np.char.mod("%.4f", p.gc_content).astype(object)
+    gc[p.gc_missing] = ""
+    start = p.orf_start.astype(str).astype(object)
+    start[p.orf_missing] = ""
+    frame = p.orf_frame.astype(str).astype(object)
+    frame[p.orf_missing] = ""
+    probability = np.char.mod("%.6f", p.coding_probability)
+    fickett = np.char.mod("%.4f", p.fickett)
+    hexamer = np.char.mod("%.4f", p.hexamer_score)
+    return ["\t".join((p.id[i], probability[i], p.label[i], str(p.length[i]), gc[i], str(p.longest_orf_nt[i]),
+                       str(p.longest_open_orf_nt[i]), start[i], frame[i], fickett[i], hexamer[i], p.warnings[i]))
+            for i in range(len(p))]
 
 
 def score_file(

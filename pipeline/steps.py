@@ -466,22 +466,16 @@ def predict(date: str, model_uri: str | None = None, lake: str | None = None, ru
 
 
 def _prediction_table(model, records: pa.Table, features_tbl: pa.Table) -> pa.Table:
-    """The ``predict`` columns for aligned validated records and features (see ``PREDICTION_COLUMNS``)."""
+    """The ``predict`` columns (``models.predictions``) for aligned validated records and features, after the
+    record's ``source`` and ``record_number``; GC to 4 decimals, undefined values null."""
+    from models.predictions import PREDICTION_COLUMNS, from_features
+
     features = _feature_arrays(features_tbl)
     features.update(model.hexamer.score_columns(records.column("sequence").to_pylist()))
-    probabilities = model.predict_features(features)
-    called = probabilities >= model.threshold
-    no_orf = features["orf_length"] == 0
-    return pa.table({
-        "source": records.column("source"), "record_number": records.column("record_number"),
-        "id": records.column("id"),
-        "coding_probability": probabilities,
-        "label": np.where(called, "coding", "noncoding"),
-        "length": features["length"],
-        "gc_content": pa.array(np.round(features["gc_content"], 4), mask=features["n_unambiguous"] == 0),
-        "longest_orf_nt": features["orf_length"], "longest_open_orf_nt": features["open_orf_length"],
-        "orf_start": pa.array(features["orf_start"], mask=no_orf),
-        "orf_frame": pa.array(features["orf_frame"], mask=no_orf),
-        "fickett": features["fickett"], "hexamer_score": features["hexamer_score"],
-        "warnings": records.column("warnings"),
-    })
+    p = from_features(model, records.column("id").to_pylist(), records.column("warnings").to_pylist(), features)
+    columns = {name: getattr(p, name) for name in PREDICTION_COLUMNS}
+    columns["gc_content"] = pa.array(np.round(p.gc_content, 4), mask=p.gc_missing)
+    columns["orf_start"] = pa.array(p.orf_start, mask=p.orf_missing)
+    columns["orf_frame"] = pa.array(p.orf_frame, mask=p.orf_missing)
+    return pa.table({"source": records.column("source"), "record_number": records.column("record_number"),
+                     **columns})

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coding_potential import config
@@ -56,3 +57,31 @@ def read_plain_fasta(path: Path) -> list[tuple[str, str]]:
             elif line:
                 records[-1][1].append(line.upper().replace("U", "T"))
     return [(header, "".join(parts)) for header, parts in records]
+
+
+def synthetic_transcripts(n: int = 240, seed: int = 0) -> tuple[list[str], list[str], list[int]]:
+    """IDs, sequences and labels of made-up transcripts: coding ones hold a long ORF, noncoding ones are
+    random (stops every ~21 codons). Enough to train a small real model without the reference data."""
+    rng = np.random.default_rng(seed)
+    sense = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in ("TAA", "TAG", "TGA")]
+    ids, sequences, labels = [], [], []
+    for i in range(n):
+        utr = "".join(rng.choice(list("ACGT"), size=int(rng.integers(30, 120))))
+        if i % 2 == 0:
+            body = "ATG" + "".join(rng.choice(sense, size=int(rng.integers(100, 300)))) + "TAA"
+        else:
+            body = "".join(rng.choice(list("ACGT"), size=int(rng.integers(300, 900))))
+        ids.append(f"t{i}")
+        sequences.append(utr + body + utr[::-1])
+        labels.append(1 if i % 2 == 0 else 0)
+    return ids, sequences, labels
+
+
+def small_model(folder: Path):
+    """A logistic-regression bundle trained on :func:`synthetic_transcripts`, saved under ``folder``."""
+    from models.bundle import CodingModel
+    from models.train import TrainingConfig, train
+
+    ids, sequences, labels = synthetic_transcripts()
+    result = train(ids, sequences, np.asarray(labels), TrainingConfig(families=("logistic_regression",)))
+    return CodingModel.load(result.model.save(folder / "bundle"))
