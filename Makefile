@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` (the main job) and `make test` (lint + the whole suite).
-# Both build the platform environment from the lock first; nothing else needs installing by hand.
+# Both build the platform environment from the lock first (`make test` the serving one too); nothing else
+# needs installing by hand.
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -8,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: env azurite demo test lint clean-var airflow
+.PHONY: env serving-env azurite demo test lint clean-var airflow serve
 
 env: $(STAMP)
 
@@ -20,6 +21,20 @@ $(STAMP): requirements/platform.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements/platform.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The serving environment (seldon/): seldon-core 1.18.2 cannot share the platform's (numpy<2, werkzeug<2.3...).
+# The project goes in without its dependencies: the core needs numpy alone.
+SERVING_VENV  := .venv-serving
+SERVING_STAMP := $(SERVING_VENV)/.installed
+
+serving-env: $(SERVING_STAMP)
+
+$(SERVING_STAMP): requirements/serving.lock pyproject.toml
+	test -x $(SERVING_VENV)/bin/python || $(PYTHON) -m venv $(SERVING_VENV)
+	$(SERVING_VENV)/bin/pip install --quiet --upgrade pip==25.3
+	$(SERVING_VENV)/bin/pip install --quiet -r requirements/serving.lock
+	$(SERVING_VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(SERVING_STAMP)
 
 # Azurite (the Azure Storage emulator the ingestion tests run against), from its lock, into tools/azurite/.
 AZURITE_STAMP := tools/azurite/node_modules/.installed
@@ -37,8 +52,18 @@ demo: env
 lint: env
 	$(BIN)/ruff check .
 
-test: lint azurite
+test: lint azurite serving-env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The Seldon REST endpoint on 127.0.0.1:$(SERVE_PORT) (metrics on SERVE_METRICS_PORT, default 6000), serving the
+# export in SERVE_MODEL; without one there, the registry's champion is exported first.
+SERVE_MODEL ?= var/serving/model
+SERVE_PORT  ?= 9000
+
+serve: env serving-env
+	test -f $(SERVE_MODEL)/export.json || $(BIN)/coding-potential export-model --alias champion --out $(SERVE_MODEL)
+	CODING_POTENTIAL_SERVING_MODEL_DIR=$(abspath $(SERVE_MODEL)) SERVE_PORT=$(SERVE_PORT) \
+		$(SERVING_VENV)/bin/python -m seldon.launch
 
 # Airflow's API server (UI), scheduler and DAG processor on 127.0.0.1 until Ctrl-C, for backfills by hand.
 airflow: env

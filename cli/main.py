@@ -539,11 +539,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
 
+    p = sub.add_parser("export-model", help="export a registered model for the serving environment (seldon/)",
+                       description="Write a registered model version (default: the champion) as a folder the "
+                       "Seldon endpoint loads: bundle/ (model.json, hexamer.tsv, inference.npz) and export.json "
+                       "(name, version, run, threshold, SHA-256 of each file).")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--alias", help="registry alias (default: champion)")
+    which.add_argument("--version", type=_positive, help="registry version number")
+    p.add_argument("--name", default=None, help="registered model name (default: coding-potential)")
+    p.add_argument("--out", required=True, help="export folder (replaced whole)")
+    p.set_defaults(handler=cmd_export_model)
+
     p = sub.add_parser("adf-export", help="generate the Azure Data Factory resources and ARM template from the DAGs")
     p.add_argument("--out", required=True, help="folder for pipeline/, dataset/, linkedService/, trigger/, "
                    "factory/ and the ARM template (replaced; committed copy: adf_export/factory/)")
     p.set_defaults(handler=cmd_adf_export)
     return parser
+
+
+def cmd_export_model(options: argparse.Namespace) -> int:
+    if problem := _folder_problem(options.out, "output folder"):
+        return _fail(problem, EXIT_USAGE)
+    from models import registry
+    from models.export import export_model
+
+    name = options.name or registry.MODEL_NAME
+    uri = f"models:/{name}/{options.version}" if options.version else \
+        f"models:/{name}@{options.alias or registry.CHAMPION_ALIAS}"
+    try:
+        info = export_model(options.out, uri)
+    except registry.NoChampionError as error:
+        return _fail(str(error), EXIT_CHECK_FAILED)
+    except registry.ModelNotFoundError as error:
+        return _fail(f"cannot export {uri}: {error}", EXIT_USAGE)
+    except OSError as error:
+        return _write_failed(error, options.out)
+    except Exception as error:  # MLflow's own errors for an unknown name, version or alias
+        if type(error).__module__.startswith("mlflow"):
+            return _fail(f"cannot export {uri}: {error}", EXIT_USAGE)
+        raise
+    print(f"exported {uri} (version {info['model_version']}, {info['family']}) to {options.out}")
+    return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not >= 1: {text}")
+    return value
 
 
 def cmd_adf_export(options: argparse.Namespace) -> int:

@@ -217,10 +217,14 @@ def load_model(model_uri: str | None = None) -> CodingModel:
     Registry downloads are cached per version under ``var/cache/models/``, so repeated predictions
     do not copy the model again.
     """
+    return CodingModel.load(bundle_folder(model_uri))
+
+
+def bundle_folder(model_uri: str | None = None) -> Path:
+    """The local bundle folder of a model: the folder itself, or a registry version's cached download."""
     model_uri = model_uri or DEFAULT_MODEL_URI
     if not model_uri.startswith("models:/"):
-        local = Path(model_uri.removeprefix("file://"))
-        return CodingModel.load(_find_bundle(local))
+        return _find_bundle(Path(model_uri.removeprefix("file://")))
     name = model_uri.removeprefix("models:/").split("@")[0].split("/")[0]
     try:
         version = resolve_version(model_uri)
@@ -231,7 +235,12 @@ def load_model(model_uri: str | None = None) -> CodingModel:
         if type(error).__module__.startswith("mlflow"):  # unknown name, version or alias
             raise ModelNotFoundError(f"{model_uri} not found in {tracking_uri()}: {error}") from error
         raise
-    return CodingModel.load(_find_bundle(cache))
+    return _find_bundle(cache)
+
+
+def run_id_of(name: str, version: str) -> str | None:
+    """The MLflow run that logged a registered version."""
+    return client().get_model_version(name, version).run_id
 
 
 def _download_version(name: str, version: str, cache: Path) -> None:

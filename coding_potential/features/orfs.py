@@ -71,8 +71,10 @@ def codon_codes(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     size = codes.size - 2
     if size <= 0:
         return np.empty(0, dtype=np.uint16)
-    codons = codes[:-2] * np.uint16(N_CODES * N_CODES)
-    codons += codes[1:-1] * np.uint16(N_CODES)
+    # Widen before multiplying: numpy 1.x keeps uint8 * uint16-scalar in uint8 (value-based casting), and
+    # the serving environment runs numpy 1.26.
+    codons = codes[:-2].astype(np.uint16) * np.uint16(N_CODES * N_CODES)
+    codons += codes[1:-1].astype(np.uint16) * np.uint16(N_CODES)
     codons += codes[2:]
     starts, ends = offsets[:-1], offsets[1:]
     for back in (1, 2):

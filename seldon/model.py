@@ -1,0 +1,177 @@
+"""The Seldon Core v1 model class: ``seldon-core-microservice seldon.model.CodingPotential``.
+
+Seldon creates :class:`CodingPotential` once (with the ``--parameters`` it was given), asks for
+:meth:`init_metadata`, forks its workers and calls :meth:`load` in each. Every prediction request goes to
+:meth:`predict_raw`, which answers any of the three payloads with ``jsonData`` (see
+:mod:`seldon.service`): predictions under the CLI's column names and rejected records with their reason.
+A refused request answers ``status.code`` 400, which Seldon turns into the HTTP status. Custom metrics
+travel in each answer's ``meta.metrics``, where Seldon collects them for ``/prometheus``.
+
+Request size is bounded before the body is read: a ``Content-Length`` over the limit answers 400 at
+once (:data:`model_error_handler`, a Flask blueprint Seldon registers).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from models.export import EXPORT_FILE, ExportedModel, load_export
+
+from . import service
+from .settings import ServingSettings
+
+log = logging.getLogger(__name__)
+
+#: Metric names (``/prometheus`` on the metrics port), documented in the README and the dashboard.
+REQUESTS = "coding_potential_requests_total"
+TRANSCRIPTS = "coding_potential_transcripts_total"
+BATCH_SIZE = "coding_potential_batch_size"
+PREDICT_SECONDS = "coding_potential_predict_seconds"
+MODEL_INFO = "coding_potential_model_info"
+
+
+def _settings() -> ServingSettings:
+    return ServingSettings.from_env()
+
+
+def _too_large(reason: str, message: str):
+    body = service.RequestError(reason, message).body()
+    response = jsonify(body)
+    response.status_code = 400
+    return response
+
+
+#: Registered by Seldon's REST app (``model_error_handler``): limits checked before the body is read.
+model_error_handler = Blueprint("coding_potential_limits", __name__)
+
+
+@model_error_handler.record_once
+def _cap_body(state) -> None:
+    # Flask refuses to read more than this (RequestEntityTooLarge), chunked bodies included.
+    state.app.config["MAX_CONTENT_LENGTH"] = _settings().max_bytes
+
+
+@model_error_handler.before_app_request
+def _check_content_length():
+    limit = _settings().max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _too_large(service.TOO_MANY_BYTES, f"the request body holds {request.content_length:,} bytes, "
+                                                  f"over {limit:,}: split it")
+    return None
+
+
+@model_error_handler.app_errorhandler(RequestEntityTooLarge)
+def _body_too_large(_error):
+    return _too_large(service.TOO_MANY_BYTES, f"the request body is over {_settings().max_bytes:,} bytes: split it")
+
+
+class CodingPotential:
+    """The coding-potential model behind the Seldon REST API.
+
+    Parameters
+    ----------
+    model_dir, model_uri : str, optional
+        Override ``$CODING_POTENTIAL_SERVING_MODEL_DIR`` / ``_MODEL_URI`` (Seldon ``parameters``).
+    """
+
+    def __init__(self, model_dir: str | None = None, model_uri: str | None = None) -> None:
+        self.settings = ServingSettings.from_env(model_dir=model_dir, model_uri=model_uri)
+        self.limits = service.Limits(self.settings.max_transcripts, self.settings.max_bytes)
+        self.model_dir = self.settings.model_dir
+        if self.settings.model_uri:  # once, before Seldon forks its workers: they load the same copy
+            self.model_dir = self._fetch(self.settings.model_uri)
+        self.exported: ExportedModel | None = None
+        self._metrics = threading.local()
+
+    @staticmethod
+    def _fetch(model_uri: str) -> Path:
+        from models.export import export_model
+
+        target = Path(tempfile.mkdtemp(prefix="coding-potential-model-")) / "model"
+        info = export_model(target, model_uri)
+        log.info("exported %s (version %s) from the registry into %s", model_uri, info["model_version"], target)
+        return target
+
+    # ------------------------------------------------------------------------------ life cycle
+    def load(self) -> None:
+        """Load the export and check it with a prediction: a broken model fails the worker's start."""
+        self.exported = load_export(self.model_dir)
+        self.exported.model.predict_proba(["ATGGCCAAGTTTGGCGCATAA" * 10])
+        log.info("serving %s version %s (%s, threshold %.4f) from %s", self.exported.name, self.exported.version,
+                 self.exported.model.spec.family, self.exported.model.threshold, self.model_dir)
+
+    def init_metadata(self) -> dict[str, Any]:
+        """Seldon's model metadata (``/metadata``), read from the export's ``export.json``."""
+        import json
+
+        info = json.loads((Path(self.model_dir) / EXPORT_FILE).read_text(encoding="utf-8"))
+        return {
+            "name": info["model_name"],
+            "versions": [str(info["model_version"])],
+            "platform": "coding-potential",
+            "inputs": [{"messagetype": "strData"}, {"messagetype": "jsonData"},
+                       {"messagetype": "ndarray", "schema": {"names": ["sequence"]}}],
+            "outputs": [{"messagetype": "jsonData"}],
+            "custom": {"family": str(info["family"]), "threshold": str(info["threshold"]),
+                       "run_id": str(info.get("run_id")), "columns": ",".join(service.PREDICTION_COLUMNS),
+                       "max_transcripts": str(self.limits.max_transcripts), "max_bytes": str(self.limits.max_bytes)},
+        }
+
+    def health_status(self) -> dict[str, Any]:
+        """``/health/status``: the loaded model; an error (HTTP 500) until it is loaded."""
+        if self.exported is None:
+            raise RuntimeError("the model is not loaded yet")
+        return {"ready": True, "model": self.exported.name, "version": self.exported.version}
+
+    def tags(self) -> dict[str, str]:
+        if self.exported is None:
+            return {}
+        return {"model_name": self.exported.name, "model_version": self.exported.version}
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """The custom metrics of this thread's last request (Seldon's non-raw path asks for them here)."""
+        return list(getattr(self._metrics, "last", []))
+
+    # ------------------------------------------------------------------------------ prediction
+    def predict_raw(self, message: Any) -> dict[str, Any]:
+        """Answer one Seldon message (``strData``, ``jsonData`` or ``data.ndarray``); see :mod:`seldon.service`."""
+        started = time.perf_counter()
+        if self.exported is None:
+            self.load()
+        try:
+            parsed = service.parse(message, self.limits)
+        except service.RequestError as error:
+            log.info("refused a request: %s (%s)", error.reason, error.message)
+            response = error.body()
+            metrics = self._request_metrics("refused", error.reason, 0, len(error.rejected), started)
+        else:
+            result = service.answer(self.exported, parsed)
+            response = result.message
+            metrics = self._request_metrics("scored", parsed.kind, result.scored, result.rejected, started)
+        self._metrics.last = metrics
+        response["meta"] = {"tags": self.tags(), "metrics": metrics}
+        return response
+
+    def _request_metrics(self, outcome: str, detail: str, scored: int, rejected: int,
+                         started: float) -> list[dict[str, Any]]:
+        milliseconds = (time.perf_counter() - started) * 1000
+        metrics = [
+            {"type": "COUNTER", "key": REQUESTS, "value": 1, "tags": {"outcome": outcome, "detail": detail}},
+            {"type": "COUNTER", "key": TRANSCRIPTS, "value": scored, "tags": {"outcome": "scored"}},
+            {"type": "COUNTER", "key": TRANSCRIPTS, "value": rejected, "tags": {"outcome": "rejected"}},
+            {"type": "TIMER", "key": PREDICT_SECONDS, "value": milliseconds, "tags": {"outcome": outcome}},
+            {"type": "GAUGE", "key": BATCH_SIZE, "value": scored + rejected},
+        ]
+        if self.exported is not None:
+            # Seldon's own labels (model_name, model_version: its image's) override tags of those names.
+            metrics.append({"type": "GAUGE", "key": MODEL_INFO, "value": 1,
+                            "tags": {"served_model": self.exported.name, "served_version": self.exported.version}})
+        return metrics
