@@ -5,7 +5,8 @@ right in a pod, wrong on a workstation or in tests, which must listen on loopbac
 same ``seldon_core.microservice.main`` with the gunicorn ``bind`` host replaced by ``$SERVE_HOST``
 (default ``127.0.0.1``) and gRPC off. The container image runs the stock ``seldon-core-microservice``.
 
-Ports: REST ``$SERVE_PORT`` (default 9000), metrics ``$SERVE_METRICS_PORT`` (default 6000); workers
+Ports: REST ``$SERVE_PORT`` (default 9000), metrics ``$SERVE_METRICS_PORT`` (default 6000, path
+``/prometheus``); workers
 ``$SERVE_WORKERS`` (default 2, one per core here). Other arguments go to the microservice as they are.
 """
 
@@ -15,6 +16,8 @@ import os
 import sys
 
 INTERFACE = "seldon.model.CodingPotential"
+#: Where the metrics port serves Prometheus metrics (Seldon's operator sets the same in a cluster).
+METRICS_PATH = "/prometheus"
 
 
 def _bind_to(host: str) -> None:
@@ -41,8 +44,10 @@ def arguments(environ: dict[str, str] | os._Environ = os.environ) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    # The custom metrics go to /metrics, not back to the client in every answer (read at import).
+    # The custom metrics go to the metrics port, not back to the client in every answer (read at import),
+    # under the path Seldon's operator sets in a cluster (the chart's PodMonitor scrapes it).
     os.environ.setdefault("INCLUDE_METRICS_IN_CLIENT_RESPONSE", "false")
+    os.environ.setdefault("PREDICTIVE_UNIT_METRICS_ENDPOINT", METRICS_PATH)
     from seldon_core import microservice
 
     _bind_to(os.environ.get("SERVE_HOST", "127.0.0.1"))

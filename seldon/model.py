@@ -148,12 +148,17 @@ class CodingPotential:
             self.load()
         try:
             parsed = service.parse(message, self.limits)
+            result = service.answer(self.exported, parsed)
         except service.RequestError as error:
             log.info("refused a request: %s (%s)", error.reason, error.message)
             response = error.body()
             metrics = self._request_metrics("refused", error.reason, 0, len(error.rejected), started)
+        except Exception as error:  # a fault of ours: answered 500, and counted, unlike Seldon's own handler
+            log.exception("failed to answer a request")
+            response = {"status": {"code": 500, "status": "FAILURE", "reason": "MICROSERVICE_INTERNAL_ERROR",
+                                   "info": f"{type(error).__name__}: {error}"}}
+            metrics = self._request_metrics("error", type(error).__name__, 0, 0, started)
         else:
-            result = service.answer(self.exported, parsed)
             response = result.message
             metrics = self._request_metrics("scored", parsed.kind, result.scored, result.rejected, started)
         self._metrics.last = metrics

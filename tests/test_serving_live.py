@@ -303,7 +303,7 @@ def test_health_metadata_and_metrics(server: Server, export_dir: Path) -> None:
 
 def _metric_sum(server: Server, name: str, **labels: str) -> float:
     """The sum over workers of one Prometheus sample family, filtered by labels."""
-    status, text = server.get("/metrics", metrics=True)
+    status, text = server.get("/prometheus", metrics=True)
     assert status == 200
     total = 0.0
     for line in text.splitlines():
