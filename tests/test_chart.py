@@ -194,6 +194,7 @@ def test_the_pod_monitor_scrapes_the_seldon_pods_metrics_port() -> None:
     env = {e["name"]: e["value"] for e in
            sdep["spec"]["predictors"][0]["componentSpecs"][0]["spec"]["containers"][0]["env"]}
     assert env["PREDICTIVE_UNIT_METRICS_ENDPOINT"] == "/prometheus"
+    assert env["CODING_POTENTIAL_VAR"].startswith("/tmp/")  # the only writable place of the pod
 
 
 def _metric_names(expr: str) -> set[str]:

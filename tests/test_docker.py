@@ -81,6 +81,7 @@ def test_the_serving_image_installs_its_lock_and_runs_the_model_class() -> None:
     env = " ".join(args for keyword, args in steps if keyword == "ENV")
     assert "CODING_POTENTIAL_SERVING_MODEL_DIR=/opt/model" in env
     assert "PREDICTIVE_UNIT_METRICS_ENDPOINT=/prometheus" in env
+    assert "CODING_POTENTIAL_VAR=/tmp/coding-potential" in env  # a read-only root: run-time files under /tmp
 
 
 def test_the_airflow_image_installs_the_platform_lock_and_java() -> None:

@@ -15,10 +15,8 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +25,12 @@ import pytest
 from coding_potential import codes
 from coding_potential.config import REPO_ROOT
 from models.predictions import PREDICTION_COLUMNS
+from seldon import local
+from seldon.local import LocalServer as Server
 
-SERVING_PYTHON = REPO_ROOT / ".venv-serving" / "bin" / "python"
+SERVING_PYTHON = local.SERVING_PYTHON
 PLATFORM_CLI = REPO_ROOT / ".venv" / "bin" / "coding-potential"
 MAX_TRANSCRIPTS, MAX_BYTES = 500, 400_000
-START_TIMEOUT = 90
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -68,75 +67,6 @@ def register_and_export(model, root: Path) -> Path:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"exported models:/coding-potential@champion (version {version}")
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """A running microservice: its ports, its process group and its log."""
-
-    process: subprocess.Popen
-    port: int
-    metrics_port: int
-    log: Path
-
-    def url(self, path: str, metrics: bool = False) -> str:
-        return f"http://127.0.0.1:{self.metrics_port if metrics else self.port}{path}"
-
-    def get(self, path: str, metrics: bool = False) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url(path, metrics), timeout=10) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    def post(self, body: Any, raw: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict]:
-        data = raw if raw is not None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url("/api/v1.0/predictions"), data=data, method="POST",
-                                         headers={"Content-Type": "application/json", **(headers or {})})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-
-
-def start_server(model_dir: Path, log: Path, **settings: str) -> Server:
-    """``python -m seldon.launch`` in the serving environment on free loopback ports; waits for health."""
-    assert SERVING_PYTHON.is_file(), (f"{SERVING_PYTHON} is missing: build the serving environment with "
-                                      "`make serving-env` (`make test` does)")
-    port, metrics_port = free_port(), free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CODING_POTENTIAL_SERVING_")},
-           "SERVE_PORT": str(port), "SERVE_METRICS_PORT": str(metrics_port), "SERVE_WORKERS": "2",
-           "CODING_POTENTIAL_SERVING_MODEL_DIR": str(model_dir), **settings}
-    handle = log.open("w")
-    process = subprocess.Popen([str(SERVING_PYTHON), "-m", "seldon.launch"], cwd=REPO_ROOT, env=env,
-                               stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(process, port, metrics_port, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            if server.get("/health/status")[0] == 200:
-                return server
-        time.sleep(0.5)
-    server.stop()
-    raise AssertionError(f"the server was not healthy after {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
 
 
 def cli_predictions(model_dir: Path, fasta: Path, tmp: Path) -> dict[str, dict[str, str]]:
@@ -182,12 +112,13 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def server(export_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(export_dir, tmp_path_factory.mktemp("log") / "server.log",
-                           CODING_POTENTIAL_SERVING_MAX_TRANSCRIPTS=str(MAX_TRANSCRIPTS),
-                           CODING_POTENTIAL_SERVING_MAX_BYTES=str(MAX_BYTES))
+    running = local.start(export_dir, tmp_path_factory.mktemp("log") / "server.log", settings={
+        "CODING_POTENTIAL_SERVING_MAX_TRANSCRIPTS": str(MAX_TRANSCRIPTS),
+        "CODING_POTENTIAL_SERVING_MAX_BYTES": str(MAX_BYTES)})
     yield running
     running.stop()
-    assert running.process.returncode is not None
+    assert running.process.poll() is not None  # stopped, workers and all
+    assert not subprocess.run(["pgrep", "-g", str(running.process.pid)], capture_output=True).stdout
 
 
 @pytest.fixture(scope="module")
@@ -357,3 +288,57 @@ def test_the_core_computes_the_same_features_under_both_numpy_versions(transcrip
     for column in platform:
         assert serving[column].dtype == platform[column].dtype, column
         np.testing.assert_allclose(serving[column], platform[column], rtol=0, atol=1e-9, err_msg=column)
+
+
+# ------------------------------------------------------------------ the production option: a registry over HTTP
+REGISTER_SCRIPT = """
+import sys
+from pathlib import Path
+from models import registry
+_, version = registry.log_candidate(Path(sys.argv[1]), {}, {}, {}, {})
+print(registry.promote(version, 0.9, lambda champion: 0.0, 0.0).promoted)
+"""
+
+
+def test_the_model_can_come_from_an_mlflow_server_over_http(export_dir: Path, transcripts, tmp_path: Path) -> None:
+    """``CODING_POTENTIAL_SERVING_MODEL_URI`` + an MLflow server: the serving environment (mlflow-skinny)
+    exports the champion at start-up, and answers as the export does."""
+    port = local.free_port()
+    platform_bin = REPO_ROOT / ".venv" / "bin"
+    mlflow_log = (tmp_path / "mlflow.log").open("w")
+    mlflow = subprocess.Popen([str(platform_bin / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                               "--artifacts-destination", str(tmp_path / "artifacts")],
+                              cwd=tmp_path, stdout=mlflow_log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(f"{url}/health", timeout=2).status == 200:
+                    break
+            assert mlflow.poll() is None and time.monotonic() < deadline, (tmp_path / "mlflow.log").read_text()[-2000:]
+            time.sleep(0.5)
+        registered = subprocess.run(
+            [str(platform_bin / "python"), "-c", REGISTER_SCRIPT, str(export_dir / "bundle")], cwd=tmp_path,
+            env={**os.environ, "MLFLOW_TRACKING_URI": url, "CODING_POTENTIAL_VAR": str(tmp_path / "var"),
+                 "CODING_POTENTIAL_ARTIFACT_ROOT": "mlflow-artifacts:/coding-potential"},
+            capture_output=True, text=True, timeout=120, check=False)
+        assert registered.returncode == 0 and registered.stdout.strip().endswith("True"), registered.stderr
+        _, records = transcripts
+        with local.running(tmp_path / "unused", tmp_path / "server.log", settings={
+                "CODING_POTENTIAL_SERVING_MODEL_URI": "models:/coding-potential@champion",
+                "MLFLOW_TRACKING_URI": url, "CODING_POTENTIAL_VAR": str(tmp_path / "serving-var")}) as server:
+            metadata = json.loads(server.get("/metadata")[1])
+            status, body = server.post({"data": {"ndarray": [s for _, s in records[:10]]}})
+        assert metadata["versions"] == ["1"] and metadata["custom"]["run_id"] != json.loads(
+            (export_dir / "export.json").read_text())["run_id"]  # the server's run, not the file export's
+        assert status == 200
+        from models.export import load_export
+
+        expected = load_export(export_dir).model.predict_proba([s for _, s in records[:10]])
+        assert [p["coding_probability"] for p in body["jsonData"]["predictions"]] == pytest.approx(expected, abs=1e-9)
+    finally:
+        os.killpg(mlflow.pid, signal.SIGTERM)
+        mlflow.wait(timeout=20)
+        mlflow_log.close()
