@@ -55,15 +55,17 @@ lint: env
 test: lint azurite serving-env
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The Seldon REST endpoint on 127.0.0.1:$(SERVE_PORT) (metrics on SERVE_METRICS_PORT, default 6000), serving the
-# export in SERVE_MODEL; without one there, the registry's champion is exported first.
-SERVE_MODEL ?= var/serving/model
-SERVE_PORT  ?= 9000
+# The Seldon REST endpoint on 127.0.0.1:SERVE_PORT (metrics on SERVE_METRICS_PORT, path /prometheus), serving
+# the export in SERVE_MODEL with SERVE_WORKERS workers; without an export there, the champion is exported first.
+SERVE_MODEL        ?= var/serving/model
+SERVE_PORT         ?= 9000
+SERVE_METRICS_PORT ?= 6000
+SERVE_WORKERS      ?= 2
 
 serve: env serving-env
 	test -f $(SERVE_MODEL)/export.json || $(BIN)/coding-potential export-model --alias champion --out $(SERVE_MODEL)
 	CODING_POTENTIAL_SERVING_MODEL_DIR=$(abspath $(SERVE_MODEL)) SERVE_PORT=$(SERVE_PORT) \
-		$(SERVING_VENV)/bin/python -m seldon.launch
+		SERVE_METRICS_PORT=$(SERVE_METRICS_PORT) SERVE_WORKERS=$(SERVE_WORKERS) $(SERVING_VENV)/bin/python -m seldon.launch
 
 # Airflow's API server (UI), scheduler and DAG processor on 127.0.0.1 until Ctrl-C, for backfills by hand.
 airflow: env
