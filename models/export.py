@@ -14,13 +14,14 @@ prediction uses the compiled arrays of ``inference.npz``, which both numpy versi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from coding_potential.datasets import sha256_of
 
 from .bundle import BUNDLE_FORMAT, CodingModel
 
@@ -48,14 +49,6 @@ class ExportedModel:
     @property
     def version(self) -> str:
         return str(self.info["model_version"])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any]:
@@ -93,7 +86,7 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
         "alias": model_uri.split("@", 1)[1] if "@" in model_uri else None,
         "run_id": registry.run_id_of(name, version),
         "family": spec["family"], "threshold": spec["threshold"], "kmer_sizes": spec["kmer_sizes"],
-        "files": {f"bundle/{file}": _sha256(source / file) for file in SERVING_FILES},
+        "files": {f"bundle/{file}": sha256_of(source / file) for file in SERVING_FILES},
     }
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +125,6 @@ def load_export(folder: str | Path) -> ExportedModel:
         path = folder / relative
         if not path.is_file():
             raise ExportError(f"{folder}: {relative} is missing")
-        if _sha256(path) != expected:
+        if sha256_of(path) != expected:
             raise ExportError(f"{folder}: {relative} differs from the exported file (SHA-256 mismatch)")
     return ExportedModel(CodingModel.load(folder / "bundle"), info)

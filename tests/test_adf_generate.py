@@ -1,16 +1,15 @@
 """The ADF pipelines mirror the azure-profile DAGs: one activity per task, the same edges and params, and
 arguments that evaluate to the JSON the Databricks operator sends for the same run.
 
-The ADF expressions are evaluated by a small evaluator written here for the functions the generator
-uses (``if``, ``empty``, ``concat``, ``string``, ``activity('X').output...``), independently of the
-generator's code. ``tests/test_adf_runs.py`` runs the whole committed factory.
+The ADF expressions are evaluated by the small ADF runtime of the tests (``tests/adf_runtime.py``),
+written independently of the generator's code; ``tests/test_adf_runs.py`` runs the whole committed
+factory with it.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from adf_export.generate import (
     azure_dags,
     pipeline_resource,
 )
+from tests.adf_runtime import FUNCTIONS, Scope, resolve
 from tests.test_azure_profile import DAY, render
 
 LAKE = "abfss://lake@codingpotential.dfs.core.windows.net"
@@ -40,72 +40,24 @@ def resources(dags) -> dict[str, dict]:
     return {dag_id: pipeline_resource(dag) for dag_id, dag in dags.items()}
 
 
-# ----------------------------------------------------------------------- a small ADF expression evaluator
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-                    r"|(?P<op>[(),.\[\]]))")
+# ------------------------------------------------------------- ADF expressions (tests/adf_runtime.py's evaluator)
+class ParameterScope(Scope):
+    """What an activity's expressions see here: the run's parameters and the upstream outputs given."""
 
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens, position = [], 0
-    while position < len(text.rstrip()):
-        match = _TOKEN.match(text, position)
-        assert match, f"cannot read the expression at {text[position:]!r}"
-        kind = match.lastgroup
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    return tokens
-
-
-def _evaluate(text: str, scope: dict[str, Any]) -> Any:
-    tokens = _tokens(text)
-    value, rest = _expression(tokens, scope)
-    assert not rest, rest
-    return value
-
-
-_FUNCTIONS = {
-    "if": lambda condition, yes, no: yes if condition else no,
-    "empty": lambda value: value in ("", None, [], {}),
-    "concat": lambda *parts: "".join(parts),
-    "string": lambda value: value if isinstance(value, str) else json.dumps(value),
-    "replace": lambda text, old, new: text.replace(old, new),
-}
-
-
-def _expression(tokens: list, scope: dict[str, Any]) -> tuple[Any, list]:
-    kind, text = tokens[0]
-    if kind == "str":
-        return text[1:-1].replace("''", "'"), tokens[1:]
-    if kind == "num":
-        return json.loads(text), tokens[1:]
-    assert kind == "name" and tokens[1] == ("op", "("), tokens[:3]
-    args, rest = [], tokens[2:]
-    while rest[0] != ("op", ")"):
-        value, rest = _expression(rest, scope)
-        args.append(value)
-        if rest[0] == ("op", ","):
-            rest = rest[1:]
-    rest = rest[1:]
-    if text == "pipeline":  # pipeline().parameters.NAME
-        assert rest[0] == ("op", ".") and rest[1] == ("name", "parameters") and rest[2] == ("op", ".")
-        return scope[rest[3][1]], rest[4:]
-    if text == "activity":  # activity('NAME').output.KEY...
-        value = scope["@activity"][args[0]]
-        assert rest[:2] == [("op", "."), ("name", "output")], rest
-        rest = rest[2:]
-        while rest and rest[0] == ("op", "."):
-            value, rest = value[rest[1][1]], rest[2:]
-        return value, rest
-    return _FUNCTIONS[text](*args), rest
+    def call(self, name: str, args: list[Any]) -> Any:
+        if name == "pipeline":
+            return {"parameters": self.values}
+        if name == "activity":
+            return {"output": self.values["@activity"][args[0]]}
+        return FUNCTIONS[name](*args)
 
 
 def interpolate(text: str, scope: dict[str, Any]) -> str:
     """An ADF string with ``@{...}`` parts, as ADF renders it (values of non-strings as JSON text)."""
-    def part(match: re.Match) -> str:
-        value = _evaluate(match.group(1), scope)
-        return value if isinstance(value, str) else json.dumps(value)
-
-    return re.sub(r"@\{((?:[^{}']|'(?:[^']|'')*')*)\}", part, text)
+    return resolve(text, ParameterScope(scope))
 
 
 def _scope(dag: Any, conf: dict[str, Any]) -> dict[str, Any]:
