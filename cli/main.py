@@ -545,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(name, version, run, threshold, SHA-256 of each file).")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--alias", help="registry alias (default: champion)")
-    which.add_argument("--version", type=_positive, help="registry version number")
+    which.add_argument("--version", type=_version, help="registry version number")
     p.add_argument("--name", default=None, help="registered model name (default: coding-potential)")
     p.add_argument("--out", required=True, help="export folder (replaced whole)")
     p.set_defaults(handler=cmd_export_model)
@@ -561,7 +561,7 @@ def cmd_export_model(options: argparse.Namespace) -> int:
     if problem := _folder_problem(options.out, "output folder"):
         return _fail(problem, EXIT_USAGE)
     from models import registry
-    from models.export import export_model
+    from models.export import ExportError, export_model
 
     name = options.name or registry.MODEL_NAME
     uri = f"models:/{name}/{options.version}" if options.version else \
@@ -570,7 +570,7 @@ def cmd_export_model(options: argparse.Namespace) -> int:
         info = export_model(options.out, uri)
     except registry.NoChampionError as error:
         return _fail(str(error), EXIT_CHECK_FAILED)
-    except registry.ModelNotFoundError as error:
+    except (registry.ModelNotFoundError, ExportError) as error:
         return _fail(f"cannot export {uri}: {error}", EXIT_USAGE)
     except OSError as error:
         return _write_failed(error, options.out)
@@ -582,11 +582,10 @@ def cmd_export_model(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not >= 1: {text}")
-    return value
+def _version(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a version number (1, 2, ...): {text!r}")
+    return int(text)
 
 
 def cmd_adf_export(options: argparse.Namespace) -> int:

@@ -51,6 +51,19 @@ class ExportedModel:
         return str(self.info["model_version"])
 
 
+def _replaceable(out: str | Path) -> Path:
+    """``out`` as a target the export may replace: new, empty, or an earlier export; never anything else."""
+    if not str(out).strip():
+        raise ExportError("the export folder is empty text: name a folder")
+    target = Path(out).absolute()
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"{out} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / EXPORT_FILE).is_file():
+        raise ExportError(f"{out} holds files and is not an earlier export (no {EXPORT_FILE}): an export replaces "
+                          "its folder whole, so name a new or empty folder")
+    return target
+
+
 def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any]:
     """Export a registered model version (default: the champion) to ``out``, replacing it atomically.
 
@@ -70,6 +83,8 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
     ------
     models.registry.NoChampionError, models.registry.ModelNotFoundError
         When the URI names no registered version.
+    ExportError
+        When ``out`` exists and is neither empty nor an earlier export (nothing is touched then).
     """
     from . import registry
 
@@ -88,7 +103,7 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
         "family": spec["family"], "threshold": spec["threshold"], "kmer_sizes": spec["kmer_sizes"],
         "files": {f"bundle/{file}": sha256_of(source / file) for file in SERVING_FILES},
     }
-    target = Path(out)
+    target = _replaceable(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
@@ -105,6 +120,31 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
     return info
 
 
+def read_info(folder: str | Path) -> dict[str, Any]:
+    """The ``export.json`` of an export folder, checked for its format and keys.
+
+    Raises
+    ------
+    ExportError
+        No ``export.json``, not JSON, another export format, or a key missing.
+    """
+    manifest = Path(folder) / EXPORT_FILE
+    if not manifest.is_file():
+        raise ExportError(f"{folder} is not a model export (no {EXPORT_FILE}): write one with "
+                          "`coding-potential export-model --alias champion --out DIR`")
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ExportError(f"{manifest} is not JSON ({error}): export the model again") from error
+    if not isinstance(info, dict) or info.get("export_format") != EXPORT_FORMAT:
+        found = info.get("export_format") if isinstance(info, dict) else None
+        raise ExportError(f"{manifest}: export format {found}, this version reads {EXPORT_FORMAT}")
+    missing = [key for key in ("model_name", "model_version", "family", "threshold", "files") if key not in info]
+    if missing or not isinstance(info["files"], dict):
+        raise ExportError(f"{manifest} lacks {', '.join(missing) or 'a files mapping'}: export the model again")
+    return info
+
+
 def load_export(folder: str | Path) -> ExportedModel:
     """Load an export folder written by :func:`export_model`, after checking every file's digest.
 
@@ -114,13 +154,7 @@ def load_export(folder: str | Path) -> ExportedModel:
         The folder has no ``export.json``, is of another export format, or a file is missing or altered.
     """
     folder = Path(folder)
-    manifest = folder / EXPORT_FILE
-    if not manifest.is_file():
-        raise ExportError(f"{folder} is not a model export (no {EXPORT_FILE}): write one with "
-                          "`coding-potential export-model --alias champion --out DIR`")
-    info = json.loads(manifest.read_text(encoding="utf-8"))
-    if info.get("export_format") != EXPORT_FORMAT:
-        raise ExportError(f"{manifest}: export format {info.get('export_format')}, this version reads {EXPORT_FORMAT}")
+    info = read_info(folder)
     for relative, expected in info["files"].items():
         path = folder / relative
         if not path.is_file():
