@@ -8,22 +8,24 @@ A refused request answers ``status.code`` 400, which Seldon turns into the HTTP 
 travel in each answer's ``meta.metrics``, where Seldon collects them for ``/prometheus``.
 
 Request size is bounded before the body is read: a ``Content-Length`` over the limit answers 400 at
-once (:data:`model_error_handler`, a Flask blueprint Seldon registers).
+once, and Flask stops reading a chunked body at the limit (:data:`model_error_handler`, a Flask blueprint
+Seldon registers from the class). A body that is not JSON, a path or method Seldon does not serve, also
+get their own 4xx in JSON, not Seldon's catch-all 500.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from models.export import EXPORT_FILE, ExportedModel, load_export
+from models.export import ExportedModel, load_export, read_info
 
 from . import service
 from .settings import ServingSettings
@@ -38,19 +40,23 @@ PREDICT_SECONDS = "coding_potential_predict_seconds"
 MODEL_INFO = "coding_potential_model_info"
 
 
+@functools.cache
 def _settings() -> ServingSettings:
     return ServingSettings.from_env()
 
 
-def _too_large(reason: str, message: str):
+def _refusal(reason: str, message: str, status: int = 400):
     body = service.RequestError(reason, message).body()
+    body["status"]["code"] = status
     response = jsonify(body)
-    response.status_code = 400
+    response.status_code = status
     return response
 
 
-#: Registered by Seldon's REST app (``model_error_handler``): limits checked before the body is read.
-model_error_handler = Blueprint("coding_potential_limits", __name__)
+#: Seldon registers the blueprint a model class holds as ``model_error_handler`` on its REST app: limits
+#: and the body's form are checked before Seldon reads it, and HTTP errors keep their own status.
+model_error_handler = Blueprint("coding_potential_requests", __name__)
+PREDICT_PATHS = ("/predict", "/api/v1.0/predictions", "/api/v0.1/predictions")
 
 
 @model_error_handler.record_once
@@ -60,17 +66,36 @@ def _cap_body(state) -> None:
 
 
 @model_error_handler.before_app_request
-def _check_content_length():
+def _check_request():
+    """A body over the limit (by Content-Length) or that is not a JSON Seldon message: 400, unread or unparsed."""
+    if request.method != "POST" or request.path not in PREDICT_PATHS:
+        return None
     limit = _settings().max_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _too_large(service.TOO_MANY_BYTES, f"the request body holds {request.content_length:,} bytes, "
-                                                  f"over {limit:,}: split it")
+        return _refusal(service.TOO_MANY_BYTES, f"the request body holds {request.content_length:,} bytes, "
+                                                f"over {limit:,}: split it")
+    if request.form.get("json") or request.args.get("json"):  # Seldon's form-encoded message
+        return None
+    try:
+        body = request.get_json(silent=True)  # parsed once: Seldon reads the cached result
+    except RecursionError:
+        return _refusal(service.WRONG_SHAPE, "the JSON body is nested too deeply to read")
+    if body is None:
+        return _refusal(service.WRONG_SHAPE, "the body is not a JSON Seldon message: send Content-Type: "
+                                             "application/json and {\"strData\": \"<FASTA text>\"}, {\"jsonData\": "
+                                             "{\"sequences\": [...]}} or {\"data\": {\"ndarray\": [...]}}")
     return None
 
 
 @model_error_handler.app_errorhandler(RequestEntityTooLarge)
 def _body_too_large(_error):
-    return _too_large(service.TOO_MANY_BYTES, f"the request body is over {_settings().max_bytes:,} bytes: split it")
+    return _refusal(service.TOO_MANY_BYTES, f"the request body is over {_settings().max_bytes:,} bytes: split it")
+
+
+@model_error_handler.app_errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    """Seldon's catch-all would answer 500 for a 404 or 405: keep the HTTP status, in JSON."""
+    return _refusal(error.name.lower().replace(" ", "_"), error.description or error.name, error.code or 500)
 
 
 class CodingPotential:
@@ -82,14 +107,16 @@ class CodingPotential:
         Override ``$CODING_POTENTIAL_SERVING_MODEL_DIR`` / ``_MODEL_URI`` (Seldon ``parameters``).
     """
 
+    model_error_handler = model_error_handler
+
     def __init__(self, model_dir: str | None = None, model_uri: str | None = None) -> None:
         self.settings = ServingSettings.from_env(model_dir=model_dir, model_uri=model_uri)
         self.limits = service.Limits(self.settings.max_transcripts, self.settings.max_bytes)
         self.model_dir = self.settings.model_dir
         if self.settings.model_uri:  # once, before Seldon forks its workers: they load the same copy
             self.model_dir = self._fetch(self.settings.model_uri)
+        self.info = read_info(self.model_dir)  # a missing or broken export stops the start, saying why
         self.exported: ExportedModel | None = None
-        self._metrics = threading.local()
 
     @staticmethod
     def _fetch(model_uri: str) -> Path:
@@ -110,9 +137,7 @@ class CodingPotential:
 
     def init_metadata(self) -> dict[str, Any]:
         """Seldon's model metadata (``/metadata``), read from the export's ``export.json``."""
-        import json
-
-        info = json.loads((Path(self.model_dir) / EXPORT_FILE).read_text(encoding="utf-8"))
+        info = self.info
         return {
             "name": info["model_name"],
             "versions": [str(info["model_version"])],
@@ -137,8 +162,16 @@ class CodingPotential:
         return {"model_name": self.exported.name, "model_version": self.exported.version}
 
     def metrics(self) -> list[dict[str, Any]]:
-        """The custom metrics of this thread's last request (Seldon's non-raw path asks for them here)."""
-        return list(getattr(self._metrics, "last", []))
+        """Metrics Seldon asks for outside predictions (health checks): the model-version gauge only, which
+        may be set any number of times; a request's counters travel in its own answer."""
+        return self._model_info()
+
+    def _model_info(self) -> list[dict[str, Any]]:
+        # Seldon's own labels (model_name, model_version: its image's) override tags of those names.
+        if self.exported is None:
+            return []
+        return [{"type": "GAUGE", "key": MODEL_INFO, "value": 1,
+                 "tags": {"served_model": self.exported.name, "served_version": self.exported.version}}]
 
     # ------------------------------------------------------------------------------ prediction
     def predict_raw(self, message: Any) -> dict[str, Any]:
@@ -161,7 +194,6 @@ class CodingPotential:
         else:
             response = result.message
             metrics = self._request_metrics("scored", parsed.kind, result.scored, result.rejected, started)
-        self._metrics.last = metrics
         response["meta"] = {"tags": self.tags(), "metrics": metrics}
         return response
 
@@ -175,8 +207,4 @@ class CodingPotential:
             {"type": "TIMER", "key": PREDICT_SECONDS, "value": milliseconds, "tags": {"outcome": outcome}},
             {"type": "GAUGE", "key": BATCH_SIZE, "value": scored + rejected},
         ]
-        if self.exported is not None:
-            # Seldon's own labels (model_name, model_version: its image's) override tags of those names.
-            metrics.append({"type": "GAUGE", "key": MODEL_INFO, "value": 1,
-                            "tags": {"served_model": self.exported.name, "served_version": self.exported.version}})
-        return metrics
+        return metrics + self._model_info()

@@ -112,13 +112,22 @@ def parse(request: Any, limits: Limits) -> Parsed:
 def _fasta(text: Any, limits: Limits) -> Iterator[Record | Rejection]:
     if not isinstance(text, str):
         raise RequestError(WRONG_SHAPE, f"strData must be FASTA text, not {type(text).__name__}")
-    data = text.encode("utf-8")
+    data = _utf8(text, "strData")
     if len(data) > limits.max_bytes:
         raise RequestError(TOO_MANY_BYTES, f"strData holds {len(data):,} bytes, over {limits.max_bytes:,}: split it")
     return read_records(io.BytesIO(data))
 
 
-def _json_items(payload: Any) -> list[tuple[Any, Any]]:
+def _utf8(text: str, where: str) -> bytes:
+    """``text`` as UTF-8; a lone surrogate (JSON can carry one, no text file can) refuses the request."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise RequestError(codes.UNDECODABLE_INPUT, f"{where} is not valid Unicode text (a lone surrogate "
+                                                    f"{text[error.start]!r} at character {error.start + 1})") from None
+
+
+def _json_items(payload: Any) -> list[tuple[Any, Any, str]]:
     sequences = payload.get("sequences") if isinstance(payload, dict) else None
     if not isinstance(sequences, list):
         raise RequestError(WRONG_SHAPE, 'jsonData must be {"sequences": [{"id": ..., "sequence": ...}, ...]}')
@@ -127,31 +136,41 @@ def _json_items(payload: Any) -> list[tuple[Any, Any]]:
         if not isinstance(item, dict) or set(item) - {"id", "sequence", "description"} or "sequence" not in item:
             raise RequestError(WRONG_SHAPE, f"jsonData.sequences[{index}] must be an object with \"id\" and "
                                             f"\"sequence\" (and optionally \"description\"), not {_preview(item)}")
-        items.append((item.get("id", ""), item["sequence"]))
+        identifier, description = item.get("id", ""), item.get("description", "")
+        if not isinstance(description, str):
+            raise RequestError(WRONG_SHAPE, f"jsonData.sequences[{index}].description must be a string, "
+                                            f"not {_preview(description)}")
+        if isinstance(identifier, str) and len(identifier.split()) > 1:
+            # An ID is one word, as in a FASTA header: taking the first word would merge "gene 1" and "gene 2".
+            raise RequestError(WRONG_SHAPE, f"jsonData.sequences[{index}].id {_preview(identifier)} holds "
+                                            "whitespace: an ID is one word (put the rest in \"description\")")
+        items.append((identifier, item["sequence"], description))
     return items
 
 
-def _ndarray_items(data: Any) -> list[tuple[Any, Any]]:
+def _ndarray_items(data: Any) -> list[tuple[Any, Any, str]]:
     array = data.get("ndarray") if isinstance(data, dict) else None
     if not isinstance(array, list):
         raise RequestError(WRONG_SHAPE, "data must be {\"ndarray\": [\"SEQUENCE\", ...]} (tensor data is not read)")
     flat = [row[0] if isinstance(row, list) and len(row) == 1 else row for row in array]  # (n,) or (n, 1)
-    return [(f"seq_{i}", item) for i, item in enumerate(flat, start=1)]
+    return [(f"seq_{i}", item, "") for i, item in enumerate(flat, start=1)]
 
 
-def _raw_records(items: list[tuple[Any, Any]], limits: Limits) -> Iterator[RawRecord]:
-    """Records as the reader would read them from FASTA: whitespace in a sequence removed, the ID's first
-    word; a value that is not text is the wrong shape."""
+def _raw_records(items: list[tuple[Any, Any, str]], limits: Limits) -> Iterator[RawRecord]:
+    """Records as the reader would read them from FASTA: whitespace in a sequence removed, the ID one word;
+    a value that is not text is the wrong shape."""
     total = 0
-    for number, (identifier, sequence) in enumerate(items, start=1):
+    for number, (identifier, sequence, description) in enumerate(items, start=1):
         if not isinstance(identifier, str) or not isinstance(sequence, str):
             raise RequestError(WRONG_SHAPE, f"record {number}: id and sequence must be strings, not "
                                             f"{_preview(identifier)} and {_preview(sequence)}")
+        for text, where in ((identifier, "id"), (description, "description"), (sequence, "sequence")):
+            _utf8(text, f"record {number}'s {where}")
         total += len(sequence)
         if total > limits.max_bytes:
             raise RequestError(TOO_MANY_BYTES, f"over {limits.max_bytes:,} bytes of sequence in one request: split it")
-        words = identifier.split()
-        yield RawRecord(number, identifier.strip(), words[0] if words else "", " ".join(words[1:]),
+        identifier, description = identifier.strip(), " ".join(description.split())
+        yield RawRecord(number, f"{identifier} {description}".strip(), identifier, description,
                         "".join(sequence.split()))
 
 

@@ -37,7 +37,7 @@ def exported(export_folder: Path):
 # ------------------------------------------------------------------------------------------ parsing
 def test_the_three_payloads_read_the_same_records() -> None:
     fasta = service.parse({"strData": f">a first\n{ORF[:120]}\n{ORF[120:]}\n>b\nACGU ACGU\n"}, LIMITS)
-    json_data = service.parse({"jsonData": {"sequences": [{"id": "a first", "sequence": ORF},
+    json_data = service.parse({"jsonData": {"sequences": [{"id": "a", "description": " first ", "sequence": ORF},
                                                           {"id": "b", "sequence": "ACGU ACGU"}]}}, LIMITS)
     ndarray = service.parse({"data": {"ndarray": [[ORF], ["ACGU ACGU"]]}}, LIMITS)
     assert [(r.id, r.description, r.sequence) for r in json_data.records] == [
@@ -45,6 +45,25 @@ def test_the_three_payloads_read_the_same_records() -> None:
     assert [(r.id, r.sequence) for r in ndarray.records] == [("seq_1", ORF), ("seq_2", "ACGTACGT")]
     assert (fasta.kind, json_data.kind, ndarray.kind) == ("strData", "jsonData", "data")
     assert fasta.records[1].warnings == json_data.records[1].warnings  # whitespace removed, U read as T
+
+
+def test_a_json_id_is_one_word_and_text_is_valid_unicode() -> None:
+    """"gene 1" and "gene 2" would both read as "gene": refused, not merged; a lone surrogate is no text."""
+    with pytest.raises(service.RequestError, match="holds whitespace") as refused:
+        service.parse({"jsonData": {"sequences": [{"id": "gene 1", "sequence": ORF}]}}, LIMITS)
+    assert refused.value.reason == service.WRONG_SHAPE
+    with pytest.raises(service.RequestError, match="description must be a string"):
+        service.parse({"jsonData": {"sequences": [{"id": "g", "description": 7, "sequence": ORF}]}}, LIMITS)
+    for request in ({"strData": ">a\n" + ORF + "\ud800\n"},
+                    {"jsonData": {"sequences": [{"id": "g\udc00", "sequence": ORF}]}},
+                    {"data": {"ndarray": [ORF + "\ud800"]}}):
+        with pytest.raises(service.RequestError, match="lone surrogate") as refused:
+            service.parse(request, LIMITS)
+        assert refused.value.reason == codes.UNDECODABLE_INPUT
+    # An empty ID stays empty (rejected as in FASTA), its description is not promoted to an ID.
+    parsed = service.parse({"jsonData": {"sequences": [{"id": "", "description": "no id", "sequence": ORF},
+                                                       {"id": "ok", "sequence": ORF}]}}, LIMITS)
+    assert [(r.number, r.reason) for r in parsed.rejected] == [(1, codes.EMPTY_ID)]
 
 
 def test_rejected_records_are_kept_with_their_reason() -> None:
@@ -125,6 +144,22 @@ def test_settings_come_from_the_environment_and_are_checked(tmp_path: Path) -> N
         ServingSettings.from_env({"CODING_POTENTIAL_SERVING_MODEL_URI": "champion"})
 
 
+def test_the_launcher_reads_and_checks_its_settings() -> None:
+    from seldon.launch import LaunchError, arguments, setting
+
+    assert arguments({}) == ["seldon.model.CodingPotential", "--service-type", "MODEL", "--grpc-workers", "0",
+                             "--http-port", "9000", "--metrics-port", "6000", "--workers", "2", "--threads", "4"]
+    given = arguments({"SERVE_PORT": "9100", "SERVE_WORKERS": " 3 ", "SERVE_THREADS": "1"})
+    assert given[given.index("--http-port") + 1] == "9100" and given[-4:] == ["--workers", "3", "--threads", "1"]
+    assert setting("SERVE_TIMEOUT", {}) == 30 and setting("SERVE_TIMEOUT", {"SERVE_TIMEOUT": ""}) == 30
+    for name, value in (("SERVE_WORKERS", "0"), ("SERVE_THREADS", "-1"), ("SERVE_PORT", "70000"),
+                        ("SERVE_TIMEOUT", "1.5"), ("SERVE_WORKERS", "two")):
+        with pytest.raises(LaunchError, match=f"{name}='{value}': give a whole number"):
+            arguments({name: value}) if name != "SERVE_TIMEOUT" else setting(name, {name: value})
+    with pytest.raises(LaunchError, match="the same port"):
+        arguments({"SERVE_PORT": "7000", "SERVE_METRICS_PORT": "7000"})
+
+
 # ------------------------------------------------------------------------------------------ export
 def test_the_export_holds_what_serving_needs_and_detects_changes(export_folder: Path, exported,
                                                                   tmp_path: Path) -> None:
@@ -147,3 +182,43 @@ def test_the_export_holds_what_serving_needs_and_detects_changes(export_folder: 
     (folder / "export.json").unlink()
     with pytest.raises(ExportError, match="not a model export"):
         load_export(folder)
+
+
+def test_export_model_replaces_only_an_earlier_export(export_folder: Path, tmp_path: Path) -> None:
+    """The export replaces its folder whole: an earlier export yes; a folder of other files, a file, empty
+    text or a bad version number are refused, with nothing touched."""
+    import os
+    import subprocess
+
+    from tests.test_serving_live import PLATFORM_CLI
+
+    root = export_folder.parent
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+           "CODING_POTENTIAL_VAR": str(root / "var")}
+
+    def export(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(PLATFORM_CLI), "export-model", *arguments], env=env, capture_output=True,
+                              text=True, timeout=120, check=False, cwd=tmp_path)
+
+    again = tmp_path / "again"
+    assert export("--out", str(again)).returncode == 0
+    (again / "stale.txt").write_text("from before")
+    assert export("--version", "1", "--out", str(again)).returncode == 0
+    assert sorted(p.name for p in again.iterdir()) == ["bundle", "export.json"]  # replaced whole
+    assert (json.loads((again / "export.json").read_text())["files"]
+            == json.loads((export_folder / "export.json").read_text())["files"])
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("mine")
+    for arguments, message in ((["--out", str(work)], "is not an earlier export"), (["--out", ""], "empty"),
+                               (["--out", str(a_file)], "not a folder"),
+                               (["--version", "0", "--out", str(tmp_path / "v")], "not a version number"),
+                               (["--version", "x", "--out", str(tmp_path / "v")], "not a version number")):
+        done = export(*arguments)
+        assert done.returncode != 0 and message in done.stderr, (arguments, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert [p.name for p in work.iterdir()] == ["notes.txt"] and a_file.read_text() == "mine"
+    assert not (tmp_path / "v").exists()

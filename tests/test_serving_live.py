@@ -174,7 +174,10 @@ def test_json_and_ndarray_answers_equal_the_cli(server: Server, export_dir: Path
 
 # ----------------------------------------------------------------------------------------- refusals
 @pytest.mark.parametrize(("body", "raw", "reason"), [
-    (None, b"not json at all", None),
+    (None, b"not json at all", "wrong_shape"),
+    (None, b"[" * 100_000 + b"]" * 100_000, "wrong_shape"),  # nested past Python's recursion limit
+    (None, b'{"strData": ">a\\nACGT\\ud800\\n"}', codes.UNDECODABLE_INPUT),  # a lone surrogate
+    ({"jsonData": {"sequences": [{"id": "gene 1", "sequence": "ACGT"}]}}, None, "wrong_shape"),
     ({"strData": ""}, None, codes.EMPTY_INPUT),
     ({"strData": "@r\nACGT\n+\nIIII\n"}, None, codes.FASTQ_INPUT),
     ({"strData": ">p1\nMKVLAAGIVQQWPLEF\n>p2\nMKRWSDHVBKMRMKRWSDHV\n"}, None, "no_valid_record"),
@@ -186,11 +189,10 @@ def test_json_and_ndarray_answers_equal_the_cli(server: Server, export_dir: Path
 def test_unusable_requests_get_400_with_a_json_reason(server: Server, body, raw, reason) -> None:
     status, answer = server.post(body, raw=raw)
     assert status == 400, answer
-    assert answer["status"]["info"]  # Seldon's own refusal of a body that is not JSON says why too
-    if reason is not None:
-        assert answer["status"]["status"] == "FAILURE"
-        assert answer["status"]["reason"] == reason
-        assert answer["jsonData"]["error"]["reason"] == reason
+    assert answer["status"]["info"]
+    assert answer["status"]["status"] == "FAILURE"
+    assert answer["status"]["reason"] == reason
+    assert answer["jsonData"]["error"]["reason"] == reason
     if reason == "no_valid_record":
         assert [(r["id"], r["reason"]) for r in answer["jsonData"]["rejected"]] == [
             ("p1", codes.INVALID_CHARACTER), ("p2", codes.NOT_NUCLEOTIDE)]
@@ -212,6 +214,54 @@ def test_a_chunked_body_over_the_limit_is_refused_unread(server: Server) -> None
     assert b"too_many_bytes" in body
 
 
+def test_the_limits_handler_is_registered_and_http_errors_keep_their_status(server: Server) -> None:
+    """Seldon registers the class's blueprint (its log says so); a wrong path or method is a 4xx in JSON,
+    not Seldon's catch-all 500."""
+    assert "Registering the custom error handler" in server.log.read_text()
+    status, text = server.get("/api/v1.0/nowhere")
+    assert status == 404 and json.loads(text)["status"]["reason"] == "not_found"
+    status, text = server.get(local.PREDICT_PATH)  # GET where only POST is served (werkzeug: not found)
+    assert status in (404, 405) and json.loads(text)["status"]["code"] == status
+
+
+def _stall(port: int, count: int) -> list[socket.socket]:
+    """``count`` connections that send half a request and then nothing."""
+    stalled = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"POST /api/v1.0/predictions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: 1000\r\n\r\n{\"strData\": \">a")
+        stalled.append(sock)
+    return stalled
+
+
+def _answered_despite_stalled_clients(server: Server, count: int) -> float:
+    """Seconds until a good request is answered while ``count`` clients stall."""
+    stalled = _stall(server.port, count)
+    try:
+        started = time.monotonic()
+        status, answer = server.post({"data": {"ndarray": ["ATGGCCAAGTTTGGCGCATAA" * 12]}}, timeout=20)
+        assert status == 200 and len(answer["jsonData"]["predictions"]) == 1
+        return time.monotonic() - started
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_stalled_clients_do_not_block_others(server: Server) -> None:
+    """Clients that stop halfway through a body hold a thread each, not a worker (with one thread a worker,
+    3 stalled clients block both workers until the worker timeout)."""
+    assert _answered_despite_stalled_clients(server, 3) < 5
+
+
+def test_a_worker_stuck_past_the_timeout_is_replaced(export_dir: Path, tmp_path: Path) -> None:
+    """One thread a worker, both stalled: gunicorn replaces them after SERVE_TIMEOUT (Seldon's default: 5000 s)."""
+    with local.running(export_dir, tmp_path / "server.log", settings={"SERVE_THREADS": "1", "SERVE_TIMEOUT": "2"}) \
+            as server:
+        assert 1.5 < _answered_despite_stalled_clients(server, 2) < 15
+        assert server.log.read_text().count("WORKER TIMEOUT") >= 1
+
+
 # -------------------------------------------------------------------------------- health and metrics
 def test_health_metadata_and_metrics(server: Server, export_dir: Path) -> None:
     status, text = server.get("/health/status")
@@ -226,6 +276,9 @@ def test_health_metadata_and_metrics(server: Server, export_dir: Path) -> None:
     for _ in range(3):
         assert server.post({"data": {"ndarray": ["ATGGCCAAGTTTGGCGCATAA" * 12] * 4}})[0] == 200
     assert server.post({"strData": ""})[0] == 400
+    assert _metric_sum(server, "coding_potential_transcripts_total", outcome="scored") == before + 12
+    for _ in range(5):  # health probes (Seldon asks the model for metrics there too) count nothing
+        assert server.get("/health/status")[0] == 200
     assert _metric_sum(server, "coding_potential_transcripts_total", outcome="scored") == before + 12
     assert _metric_sum(server, "coding_potential_requests_total", outcome="refused", detail="empty_input") >= 1
     assert _metric_sum(server, "coding_potential_predict_seconds_count") >= 4
