@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/serve_load.py --model-dir var/serving/model [--duration 20] [--out DIR]
 
-Starts ``python -m seldon.launch`` (serving environment, ``--workers`` gunicorn workers) on free
-127.0.0.1 ports, warms it up, then runs two scenarios for ``--duration`` seconds each with an asyncio
-client (aiohttp), every request a real mouse transcript set drawn from ``shared/data``:
+Starts ``python -m seldon.launch`` (serving environment, ``--workers`` gunicorn workers of ``--threads``
+threads each) on free 127.0.0.1 ports, warms it up, then runs two scenarios for ``--duration`` seconds
+each with an asyncio client (aiohttp), every request a real mouse transcript set drawn from ``shared/data``:
 
 - ``single``: one transcript per request (strData FASTA), ``--concurrency`` clients (default 8);
 - ``batch``: 100 transcripts per request, ``--batch-concurrency`` clients (default 4).
@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -134,9 +135,14 @@ def write_outputs(out: Path, result: dict) -> None:
         "<!doctype html><meta charset=utf-8><title>coding-potential: serving load</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;text-align:right}</style>"
         f"<h1>Serving load</h1><p>{html.escape(result['machine'])}; model {html.escape(result['model'])}; "
-        f"{result['workers']} gunicorn workers.</p><table><tr><th>scenario</th><th>transcripts/request</th>"
+        f"{result['workers']} gunicorn workers of {result['threads']} threads.</p>"
+        "<table><tr><th>scenario</th><th>transcripts/request</th>"
         "<th>clients</th><th>requests</th><th>errors</th><th>p50 ms</th><th>p99 ms</th><th>requests/s</th>"
         f"<th>transcripts/s</th></tr>{rows}</table><img src=serve-load.png alt='latency distributions'>\n")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,10 +152,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=20, help=f"seconds per scenario (at most {MAX_DURATION})")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch-concurrency", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (processes)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--out", default=str(config.var_dir() / "bench" / "serve-load"))
     options = parser.parse_args(argv)
-    duration = min(options.duration, MAX_DURATION)
+    duration = options.duration
+    if not 0 < duration <= MAX_DURATION:
+        parser.error(f"--duration {duration:g}: give seconds above 0 and at most {MAX_DURATION}")
+    for name in ("concurrency", "batch_concurrency", "workers", "threads"):
+        if not 1 <= getattr(options, name) <= 64:
+            parser.error(f"--{name.replace('_', '-')} {getattr(options, name)}: give a whole number from 1 to 64")
     model_dir = Path(options.model_dir)
     if not (model_dir / "export.json").is_file():
         parser.error(f"{model_dir} is not a model export: run `coding-potential export-model --out {model_dir}`")
@@ -160,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     info = json.loads((model_dir / "export.json").read_text())
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
               "model": f"{info['model_name']} v{info['model_version']} ({info['family']})",
-              "workers": options.workers, "duration_s": duration, "scenarios": {}}
-    with local.running(model_dir, out / "server.log", workers=options.workers) as server:
+              "workers": options.workers, "threads": options.threads, "duration_s": duration, "scenarios": {}}
+    # SIGTERM (a CI job's time-out, kill) unwinds like Ctrl-C, so the server below is stopped too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with local.running(model_dir, out / "server.log", workers=options.workers,
+                       settings={"SERVE_THREADS": str(options.threads)}) as server:
         url = server.url(local.PREDICT_PATH)
         asyncio.run(run_scenario(url, single[:200], 1, 2, 2))  # warm-up: imports, caches, connections
         result["scenarios"]["single"] = asyncio.run(run_scenario(url, single, 1, options.concurrency, duration))
