@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch-concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (processes)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker")
     parser.add_argument("--out", default=str(config.var_dir() / "bench" / "serve-load"))
     options = parser.parse_args(argv)
     duration = options.duration

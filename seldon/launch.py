@@ -6,10 +6,12 @@ same ``seldon_core.microservice.main`` with the gunicorn ``bind`` host replaced 
 (default ``127.0.0.1``) and gRPC off. The container image runs the stock ``seldon-core-microservice``.
 
 Ports: REST ``$SERVE_PORT`` (default 9000), metrics ``$SERVE_METRICS_PORT`` (default 6000, path
-``/prometheus``). Gunicorn: ``$SERVE_WORKERS`` processes (default 2, one per core here), each with
-``$SERVE_THREADS`` threads (default 4: a client that stalls mid-request holds one thread, not a whole
-worker), and a worker silent for ``$SERVE_TIMEOUT`` seconds (default 30) is restarted: Seldon's own
-default is 5000 s, its annotation's milliseconds read as seconds. Other arguments go to the microservice
+``/prometheus``). Gunicorn: ``$SERVE_WORKERS`` processes (default 2, one per core here) of
+``$SERVE_THREADS`` threads (default 1: synchronous workers, the fastest here; they expect a buffering
+proxy in front, as Seldon's executor is in a cluster). A worker silent for ``$SERVE_TIMEOUT`` seconds
+(default 30) is replaced, so a client that stalls mid-request holds a worker that long at most (Seldon's
+own default is 5000 s, its annotation's milliseconds read as seconds). Exposed without a proxy, give
+threads: a stalled client then holds one thread, not a worker. Other arguments go to the microservice
 as they are.
 """
 
@@ -46,7 +48,7 @@ def _bind_to(host: str, timeout: int) -> None:
 
 #: Each setting: (default, smallest, largest).
 SETTINGS = {"SERVE_PORT": (9000, 1, 65535), "SERVE_METRICS_PORT": (6000, 1, 65535), "SERVE_WORKERS": (2, 1, 64),
-            "SERVE_THREADS": (4, 1, 64), "SERVE_TIMEOUT": (30, 1, 3600)}
+            "SERVE_THREADS": (1, 1, 64), "SERVE_TIMEOUT": (30, 1, 3600)}
 
 
 def setting(name: str, environ: Mapping[str, str] = os.environ) -> int:

@@ -148,9 +148,9 @@ def test_the_launcher_reads_and_checks_its_settings() -> None:
     from seldon.launch import LaunchError, arguments, setting
 
     assert arguments({}) == ["seldon.model.CodingPotential", "--service-type", "MODEL", "--grpc-workers", "0",
-                             "--http-port", "9000", "--metrics-port", "6000", "--workers", "2", "--threads", "4"]
-    given = arguments({"SERVE_PORT": "9100", "SERVE_WORKERS": " 3 ", "SERVE_THREADS": "1"})
-    assert given[given.index("--http-port") + 1] == "9100" and given[-4:] == ["--workers", "3", "--threads", "1"]
+                             "--http-port", "9000", "--metrics-port", "6000", "--workers", "2", "--threads", "1"]
+    given = arguments({"SERVE_PORT": "9100", "SERVE_WORKERS": " 3 ", "SERVE_THREADS": "4"})
+    assert given[given.index("--http-port") + 1] == "9100" and given[-4:] == ["--workers", "3", "--threads", "4"]
     assert setting("SERVE_TIMEOUT", {}) == 30 and setting("SERVE_TIMEOUT", {"SERVE_TIMEOUT": ""}) == 30
     for name, value in (("SERVE_WORKERS", "0"), ("SERVE_THREADS", "-1"), ("SERVE_PORT", "70000"),
                         ("SERVE_TIMEOUT", "1.5"), ("SERVE_WORKERS", "two")):
