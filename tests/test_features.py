@@ -19,10 +19,12 @@ import pytest
 from coding_potential.config import shared_dir
 from coding_potential.fasta import Record, read_records
 from coding_potential.features import (
+    CODON_USAGE_COLUMNS,
     FEATURE_COLUMNS,
     IS_STOP,
     NEUTRAL_VALUES,
     PSEUDO_FREQUENCY,
+    SENSE_CODONS,
     HexamerTable,
     codon_index,
     compute_features,
@@ -618,3 +620,33 @@ def test_orf_pi_skips_ambiguous_codons_and_is_neutral_without_orf() -> None:
     features = compute_features(["ATGGANAAATAA", "ATGAAATAA", "CCCCCC", "ATGAAA"])
     assert features["orf_pi"][0] == pytest.approx(features["orf_pi"][1], abs=1e-9)  # GAN adds no residue
     assert features["orf_pi"][2:].tolist() == [NEUTRAL_PI, NEUTRAL_PI]  # no complete ORF (open only)
+
+
+# ------------------------------------------------------------------------------------- codon usage
+def ref_codon_usage(seq: str) -> dict[str, float]:
+    """Sense-codon frequencies over the brute-force longest ORF, start in, stop out, ambiguous codons skipped."""
+    length, start, _, _ = ref_orfs(seq)
+    codons = [seq[i:i + 3] for i in range(start, start + length - 3, 3)] if length else []
+    sense = [c for c in codons if set(c) <= set("ACGT") and c not in ("TAA", "TAG", "TGA")]
+    return {c: sense.count(c) / len(sense) for c in set(sense)}
+
+
+def test_codon_usage_matches_brute_force(sequences: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    ambiguous = ["CCATGAARGCCNNNAAATAGG", "ATGTAA", "GGGG", "ATGRRRTGA"]
+    features = compute_features(sequences + ambiguous, kmer_sizes=(), codon_usage=True)
+    assert list(features)[-61:] == list(CODON_USAGE_COLUMNS) == [f"codon_{c}" for c in SENSE_CODONS]
+    assert len(SENSE_CODONS) == 61 and not {"TAA", "TAG", "TGA"} & set(SENSE_CODONS)
+    for i, seq in enumerate(sequences + ambiguous):
+        expected = ref_codon_usage(seq)
+        got = {c: features[f"codon_{c}"][i] for c in SENSE_CODONS if features[f"codon_{c}"][i]}
+        assert got == pytest.approx(expected), seq
+    # ATG AAR GCC NNN AAA TAG: the ambiguous codons are not counted
+    assert {c: features[f"codon_{c}"][len(sequences)] for c in ("ATG", "GCC", "AAA")} == pytest.approx(
+        {"ATG": 1 / 3, "GCC": 1 / 3, "AAA": 1 / 3})
+    assert all(features[f"codon_{c}"][-3:].sum() == 0 for c in SENSE_CODONS if c != "ATG")  # no sense codon
+    monkeypatch.setattr(feature_encoding, "CHUNK_BASES", 500)
+    monkeypatch.setattr(feature_table, "CHUNK_BASES", 500)
+    chunked = compute_features(sequences + ambiguous, kmer_sizes=(), codon_usage=True)
+    for name in CODON_USAGE_COLUMNS:
+        np.testing.assert_array_equal(chunked[name], features[name], err_msg=name)
+    assert "codon_ATG" not in compute_features(sequences[:2])  # opt-in

@@ -4,6 +4,7 @@ Every function works on one concatenated array of base codes (:func:`encode`) so
 Python, loops over bases. The column order and the neutral values are documented in :mod:`.table`.
 """
 
+from .codon_usage import CODON_USAGE_COLUMNS, SENSE_CODONS, codon_usage
 from .composition import MAX_K, kmer_counts, kmer_names
 from .encoding import ALPHABET, AMBIGUITY_CODES, decode, encode
 from .fickett import NEUTRAL_FICKETT, fickett_from_phase_counts, region_phase_counts
@@ -14,6 +15,7 @@ from .table import FEATURE_COLUMNS, NEUTRAL_VALUES, compute_features, feature_co
 __all__ = [
     "ALPHABET",
     "AMBIGUITY_CODES",
+    "CODON_USAGE_COLUMNS",
     "FEATURE_COLUMNS",
     "HEXAMER_COLUMNS",
     "IS_STOP",
@@ -21,10 +23,12 @@ __all__ = [
     "NEUTRAL_FICKETT",
     "NEUTRAL_VALUES",
     "PSEUDO_FREQUENCY",
+    "SENSE_CODONS",
     "HexamerTable",
     "OrfCalls",
     "codon_codes",
     "codon_index",
+    "codon_usage",
     "compute_features",
     "decode",
     "encode",

@@ -83,6 +83,34 @@ def codon_codes(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return codons
 
 
+def orf_codons(codons: np.ndarray, seq_offsets: np.ndarray, orf_start: np.ndarray,
+               orf_length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The codons each ORF reads, stop codon excluded, for all sequences at once.
+
+    Parameters
+    ----------
+    codons
+        Codon index at every position of the concatenated sequences (:func:`codon_codes`).
+    seq_offsets
+        Start of each sequence in the concatenation (``offsets[:-1]`` of the encoding).
+    orf_start, orf_length
+        0-based start within each sequence and length (stop included) of the ORF; length 0: none.
+
+    Returns
+    -------
+    owner : np.ndarray
+        ``int64``: the sequence each codon belongs to, in sequence order then codon order.
+    values : np.ndarray
+        The codon indices (start codon first).
+    """
+    n = len(orf_length)
+    n_codons = np.where(orf_length >= 6, orf_length // 3 - 1, 0)
+    first = seq_offsets + np.maximum(orf_start, 0)
+    owner = np.repeat(np.arange(n, dtype=np.int64), n_codons)
+    step = np.arange(int(n_codons.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_codons) - n_codons, n_codons)
+    return owner, codons[np.repeat(first, n_codons) + 3 * step]
+
+
 @dataclass(frozen=True)
 class OrfCalls:
     """Longest ORFs, one entry per sequence.

@@ -19,6 +19,7 @@ from itertools import product
 import numpy as np
 
 from .encoding import ALPHABET, N_CODES
+from .orfs import orf_codons
 
 #: The standard genetic code, codons in ``TCAG`` order (NCBI table 1); ``*`` is a stop.
 _CODE_TCAG = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
@@ -78,14 +79,12 @@ def charged_residue_counts(codons: np.ndarray, seq_offsets: np.ndarray, orf_star
         Class (as in :data:`CHARGED_CLASS`) of each peptide's last residue; 0 without a peptide.
     """
     n = len(orf_length)
-    n_codons = np.where(orf_length >= 6, orf_length // 3 - 1, 0)
-    first = seq_offsets + np.maximum(orf_start, 0)
-    owner = np.repeat(np.arange(n, dtype=np.int64), n_codons)
-    step = np.arange(int(n_codons.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_codons) - n_codons, n_codons)
-    classes = CHARGED_CLASS[codons[np.repeat(first, n_codons) + 3 * step]]
-    counts = np.bincount(owner * 8 + classes, minlength=n * 8).reshape(n, 8)[:, 1:]
+    owner, values = orf_codons(codons, seq_offsets, orf_start, orf_length)
+    counts = np.bincount(owner * 8 + CHARGED_CLASS[values], minlength=n * 8).reshape(n, 8)[:, 1:]
     last = np.zeros(n, dtype=np.uint8)
+    n_codons = np.bincount(owner, minlength=n)
     has_peptide = n_codons > 0
+    first = seq_offsets + np.maximum(orf_start, 0)
     last[has_peptide] = CHARGED_CLASS[codons[(first + 3 * (n_codons - 1))[has_peptide]]]
     return counts, last
 

@@ -34,6 +34,9 @@ stopfree_hexamer_score  float64  only with a hexamer table: the same over the in
 kmer{k}_{KMER}          float64  for each k of ``kmer_sizes``: count of the k-mer / number of
                                  unambiguous k-mers, 4**k columns in lexicographic ACGT order; **0.0**
                                  when none
+codon_{XYZ}             float64  only with ``codon_usage=True``: frequency of each of the 61 sense
+                                 codons over the longest complete ORF (:mod:`.codon_usage`); **0.0**
+                                 without one
 ======================  =======  =====================================================================
 """
 
@@ -44,6 +47,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from . import encoding
+from .codon_usage import CODON_USAGE_COLUMNS, codon_usage
 from .composition import MAX_K, frequencies, gc_content, kmer_counts, kmer_names
 from .encoding import chunk_bounds, encode, sequence_lengths
 from .fickett import NEUTRAL_FICKETT, fickett_from_phase_counts, region_phase_counts
@@ -61,7 +65,8 @@ HEXAMER_COLUMN, STOPFREE_HEXAMER_COLUMN = HEXAMER_COLUMNS
 DEFAULT_KMER_SIZES: tuple[int, ...] = (1, 2, 3)
 
 #: Value a column takes where a sequence gives it no information (too short, no ORF, no unambiguous
-#: base). ``"kmer"`` stands for every ``kmer{k}_*`` column.
+#: base). ``"kmer"`` stands for every ``kmer{k}_*`` column, ``"codon"`` for every
+#: ``codon_*`` column.
 NEUTRAL_VALUES: dict[str, float] = {
     "gc_content": 0.5,
     "orf_coverage": 0.0,
@@ -72,6 +77,7 @@ NEUTRAL_VALUES: dict[str, float] = {
     HEXAMER_COLUMN: NEUTRAL_HEXAMER,
     STOPFREE_HEXAMER_COLUMN: NEUTRAL_HEXAMER,
     "kmer": 0.0,
+    "codon": 0.0,
 }
 
 #: Bases encoded and processed at once (see :data:`.encoding.CHUNK_BASES`).
@@ -88,13 +94,16 @@ def _check_kmer_sizes(kmer_sizes: Iterable[int]) -> tuple[int, ...]:
     return sizes
 
 
-def feature_columns(kmer_sizes: Iterable[int] = DEFAULT_KMER_SIZES, with_hexamer: bool = True) -> list[str]:
+def feature_columns(kmer_sizes: Iterable[int] = DEFAULT_KMER_SIZES, with_hexamer: bool = True,
+                    with_codon_usage: bool = False) -> list[str]:
     """Column names, in the order :func:`compute_features` returns them."""
     columns = list(BASE_COLUMNS)
     if with_hexamer:
         columns += HEXAMER_COLUMNS
     for k in _check_kmer_sizes(kmer_sizes):
         columns += [f"kmer{k}_{name}" for name in kmer_names(k)]
+    if with_codon_usage:
+        columns += CODON_USAGE_COLUMNS
     return columns
 
 
@@ -103,7 +112,8 @@ FEATURE_COLUMNS: tuple[str, ...] = tuple(feature_columns())
 
 
 def compute_features(
-    sequences: Sequence[str], hexamer: HexamerTable | None = None, kmer_sizes: Iterable[int] = DEFAULT_KMER_SIZES
+    sequences: Sequence[str], hexamer: HexamerTable | None = None, kmer_sizes: Iterable[int] = DEFAULT_KMER_SIZES,
+    codon_usage: bool = False,
 ) -> dict[str, np.ndarray]:
     """Compute every feature of every sequence.
 
@@ -116,6 +126,8 @@ def compute_features(
         columns (:meth:`.HexamerTable.score_columns` computes both later).
     kmer_sizes
         k-mer sizes (each 1..6, no repeats), in column order.
+    codon_usage
+        Add the 61 ``codon_*`` columns (:mod:`.codon_usage`).
 
     Returns
     -------
@@ -130,17 +142,17 @@ def compute_features(
     sizes = _check_kmer_sizes(kmer_sizes)
     max_sequences = max(CHUNK_KMER_BINS >> (2 * max(sizes, default=1)), 1)
     bounds = chunk_bounds(sequence_lengths(sequences), CHUNK_BASES, max_sequences)
-    parts = [_chunk_features(sequences[lo:hi], hexamer, sizes) for lo, hi in bounds]
-    columns = feature_columns(sizes, hexamer is not None)
+    parts = [_chunk_features(sequences[lo:hi], hexamer, sizes, codon_usage) for lo, hi in bounds]
+    columns = feature_columns(sizes, hexamer is not None, codon_usage)
     if not parts:
-        parts = [_chunk_features([], hexamer, sizes)]
+        parts = [_chunk_features([], hexamer, sizes, codon_usage)]
     if len(parts) == 1:
         return {name: parts[0][name] for name in columns}
     return {name: np.concatenate([part[name] for part in parts]) for name in columns}
 
 
 def _chunk_features(
-    sequences: Sequence[str], hexamer: HexamerTable | None, sizes: tuple[int, ...]
+    sequences: Sequence[str], hexamer: HexamerTable | None, sizes: tuple[int, ...], with_codon_usage: bool = False
 ) -> dict[str, np.ndarray]:
     """Every column for one chunk of sequences."""
     codes, offsets = encode(sequences)
@@ -179,4 +191,7 @@ def _chunk_features(
     for k in sizes:
         by_kmer = np.ascontiguousarray(frequencies(counts[k]).T)  # one contiguous row per column
         columns.update(zip((f"kmer{k}_{name}" for name in kmer_names(k)), by_kmer, strict=True))
+    if with_codon_usage:
+        by_codon = np.ascontiguousarray(codon_usage(codons, offsets[:-1], orfs.start, orfs.length).T)
+        columns.update(zip(CODON_USAGE_COLUMNS, by_codon, strict=True))
     return columns
