@@ -1,11 +1,20 @@
 """The model bundle: everything needed to turn sequences into coding probabilities.
 
-A bundle is a folder: ``model.json`` (family, threshold, feature definitions, provenance),
-``hexamer.tsv`` (the hexamer table learned from the training split), ``estimator.joblib`` (the
-fitted scikit-learn estimator) and ``inference.npz`` (the same estimator as plain arrays, which is
-what prediction uses: see :mod:`models.inference`). It is what MLflow stores, what
-``coding-potential predict`` loads and what the serving endpoint will load: one definition of
-"the model" everywhere.
+A bundle is a folder: ``model.json`` (family, threshold, feature definitions, calibration,
+provenance), ``hexamer.tsv`` (the hexamer table learned from the training split) and the model's
+components:
+
+- **features**: ``estimator.joblib`` (the fitted scikit-learn estimator) and ``inference.npz`` (the
+  same estimator as plain arrays, which is what prediction uses: see :mod:`models.inference`);
+- **sequence**: ``sequence/`` (the sequence model of :mod:`models.sequence`: weights and settings).
+
+A feature family (``logistic_regression``, ``random_forest``, ``gradient_boosting``) has the features
+component, ``sequence_cnn`` the sequence component, and ``ensemble`` both: its probability is the mean
+of the two components' calibrated probabilities. A component with a calibrator in ``model.json`` is
+calibrated before anything else (:mod:`models.calibration`).
+
+It is what MLflow stores, what ``coding-potential predict`` loads and what the serving endpoint loads:
+one definition of "the model" everywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import numpy as np
 
 from coding_potential.features import HexamerTable, compute_features, feature_columns
 
+from .calibration import Calibrator
 from .inference import NumpyEstimator, compile_estimator
 
 #: columns whose scale spans orders of magnitude: log1p keeps linear models well-conditioned.
@@ -31,6 +41,21 @@ LOG_COLUMNS = ("length", "orf_length", "open_orf_length")
 EXCLUDED_COLUMNS = ("n_ambiguous", "n_unambiguous", "orf_start", "orf_frame")
 
 BUNDLE_FORMAT = 1
+FEATURE_FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
+SEQUENCE_FAMILY, ENSEMBLE_FAMILY = "sequence_cnn", "ensemble"
+FEATURES, SEQUENCE = "features", "sequence"
+SEQUENCE_FOLDER = "sequence"
+
+
+def components_of(family: str) -> tuple[str, ...]:
+    """The components (``features``, ``sequence``) a family's model holds."""
+    if family in FEATURE_FAMILIES:
+        return (FEATURES,)
+    if family == SEQUENCE_FAMILY:
+        return (SEQUENCE,)
+    if family == ENSEMBLE_FAMILY:
+        return (FEATURES, SEQUENCE)
+    raise ValueError(f"unknown model family {family!r}")
 
 
 @dataclass
@@ -40,7 +65,7 @@ class ModelSpec:
     Attributes
     ----------
     family : str
-        ``logistic_regression`` or ``random_forest``.
+        A feature family, ``sequence_cnn`` or ``ensemble`` (:func:`components_of`).
     threshold : float
         Probability at or above which a transcript is called coding (class 1).
     kmer_sizes : list of int
@@ -48,6 +73,8 @@ class ModelSpec:
         Feature columns, in the order the estimator sees them.
     metadata : dict
         Provenance: training data, split fingerprint, validation metrics.
+    calibration : dict
+        Component name -> :meth:`.Calibrator.to_dict`, for the calibrated components.
     """
 
     family: str
@@ -56,6 +83,7 @@ class ModelSpec:
     input_columns: list[str]
     metadata: dict[str, Any] = field(default_factory=dict)
     format: int = BUNDLE_FORMAT
+    calibration: dict[str, dict] = field(default_factory=dict)
 
 
 def input_columns(kmer_sizes: Sequence[int]) -> list[str]:
@@ -73,24 +101,34 @@ def model_matrix(features: dict[str, np.ndarray], columns: Sequence[str]) -> np.
 
 
 class CodingModel:
-    """A trained coding-potential model: hexamer table + estimator + decision threshold.
+    """A trained coding-potential model: hexamer table + components + decision threshold.
 
     Parameters
     ----------
     spec : ModelSpec
     hexamer : HexamerTable
     estimator : fitted scikit-learn estimator, optional
-        Needed to save a bundle; a loaded bundle predicts from its compiled arrays alone.
+        The features component; needed to save a bundle; a loaded bundle predicts from its compiled
+        arrays alone.
     compiled : NumpyEstimator, optional
         Compiled from ``estimator`` when not given.
+    sequence_model : models.sequence.SequenceModel, optional
+        The sequence component.
     """
 
     def __init__(self, spec: ModelSpec, hexamer: HexamerTable, estimator: Any = None,
-                 compiled: NumpyEstimator | None = None) -> None:
+                 compiled: NumpyEstimator | None = None, sequence_model: Any = None) -> None:
         self.spec = spec
         self.hexamer = hexamer
         self.estimator = estimator
-        self.compiled = compiled or NumpyEstimator(compile_estimator(estimator))
+        if compiled is None and estimator is not None:
+            compiled = NumpyEstimator(compile_estimator(estimator))
+        self.compiled = compiled
+        self.sequence_model = sequence_model
+        self.calibrators = {name: Calibrator.from_dict(data) for name, data in spec.calibration.items()}
+        held = tuple(name for name, part in ((FEATURES, compiled), (SEQUENCE, sequence_model)) if part is not None)
+        if held != components_of(spec.family):
+            raise ValueError(f"a {spec.family} model holds {components_of(spec.family)}, got {held or 'none'}")
 
     @property
     def threshold(self) -> float:
@@ -100,16 +138,37 @@ class CodingModel:
         """All feature columns for ``sequences`` (the same function the pipeline and Spark use)."""
         return compute_features(list(sequences), hexamer=self.hexamer, kmer_sizes=tuple(self.spec.kmer_sizes))
 
-    def predict_features(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        """Coding probability from precomputed features (must include ``hexamer_score``)."""
+    @property
+    def reads_sequences(self) -> bool:
+        """Whether prediction needs the sequences besides their features (a sequence component)."""
+        return self.sequence_model is not None
+
+    def component_probabilities(self, features: dict[str, np.ndarray],
+                                sequences: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Each component's (calibrated) coding probability from precomputed features (with
+        ``hexamer_score``) and, for a sequence component, the sequences themselves."""
+        matrix = model_matrix(features, self.spec.input_columns)
+        parts = {}
+        if self.compiled is not None:
+            parts[FEATURES] = self.compiled.predict_proba(matrix)
+        if self.sequence_model is not None:
+            if sequences is None or len(sequences) != matrix.shape[0]:
+                raise ValueError(f"a {self.spec.family} model reads the sequences too: pass one per feature row")
+            parts[SEQUENCE] = self.sequence_model.predict_proba(list(sequences), features["orf_start"], matrix)
+        return {name: self.calibrators[name].transform(p) if name in self.calibrators else p
+                for name, p in parts.items()}
+
+    def predict_features(self, features: dict[str, np.ndarray], sequences: Sequence[str] | None = None) -> np.ndarray:
+        """Coding probability from precomputed features (must include ``hexamer_score``); a model with a
+        sequence component needs the ``sequences`` too."""
         if len(features[self.spec.input_columns[0]]) == 0:
             return np.empty(0)
-        matrix = model_matrix(features, self.spec.input_columns)
-        return self.compiled.predict_proba(matrix)
+        return np.mean(list(self.component_probabilities(features, sequences).values()), axis=0)
 
     def predict_proba(self, sequences: Sequence[str]) -> np.ndarray:
         """Coding probability per sequence, in input order."""
-        return self.predict_features(self.features(sequences))
+        sequences = list(sequences)
+        return self.predict_features(self.features(sequences), sequences)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the bundle folder atomically (a temporary sibling, then a rename)."""
@@ -119,7 +178,10 @@ class CodingModel:
         try:
             (staging / "model.json").write_text(json.dumps(asdict(self.spec), indent=2, sort_keys=True))
             self.hexamer.save(staging / "hexamer.tsv")
-            self.compiled.save(staging / "inference.npz")
+            if self.compiled is not None:
+                self.compiled.save(staging / "inference.npz")
+            if self.sequence_model is not None:
+                self.sequence_model.save(staging / SEQUENCE_FOLDER)
             if self.estimator is not None:
                 import joblib
 
@@ -144,10 +206,16 @@ class CodingModel:
         spec = ModelSpec(**json.loads((folder / "model.json").read_text()))
         if spec.format != BUNDLE_FORMAT:
             raise ValueError(f"{folder}: bundle format {spec.format}, this version reads {BUNDLE_FORMAT}")
-        estimator = None
-        if with_estimator:
-            import joblib
+        parts = components_of(spec.family)
+        estimator = compiled = sequence_model = None
+        if FEATURES in parts:
+            compiled = NumpyEstimator.load(folder / "inference.npz")
+            if with_estimator:
+                import joblib
 
-            estimator = joblib.load(folder / "estimator.joblib")
-        return cls(spec, HexamerTable.load(folder / "hexamer.tsv"), estimator,
-                   NumpyEstimator.load(folder / "inference.npz"))
+                estimator = joblib.load(folder / "estimator.joblib")
+        if SEQUENCE in parts:
+            from .sequence import SequenceModel  # torch: imported only for a model that has the component
+
+            sequence_model = SequenceModel.load(folder / SEQUENCE_FOLDER)
+        return cls(spec, HexamerTable.load(folder / "hexamer.tsv"), estimator, compiled, sequence_model)

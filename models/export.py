@@ -23,7 +23,7 @@ from typing import Any
 
 from coding_potential.datasets import sha256_of
 
-from .bundle import BUNDLE_FORMAT, CodingModel
+from .bundle import BUNDLE_FORMAT, SEQUENCE, CodingModel, components_of
 
 EXPORT_FILE = "export.json"
 EXPORT_FORMAT = 1
@@ -84,7 +84,8 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
     models.registry.NoChampionError, models.registry.ModelNotFoundError
         When the URI names no registered version.
     ExportError
-        When ``out`` exists and is neither empty nor an earlier export (nothing is touched then).
+        When ``out`` exists and is neither empty nor an earlier export (nothing is touched then), or the
+        model has a sequence component (serving has no torch).
     """
     from . import registry
 
@@ -95,6 +96,10 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
     version = registry.resolve_version(model_uri)
     source = registry.bundle_folder(f"models:/{name}/{version}")
     spec = json.loads((source / "model.json").read_text(encoding="utf-8"))
+    if SEQUENCE in components_of(spec["family"]):
+        # The serving environment has no torch, and the sequence model has no numpy-only form yet.
+        raise ExportError(f"models:/{name}/{version} is a {spec['family']} model: serving reads feature models "
+                          "only so far; export a feature-model version (--version N)")
     info = {
         "export_format": EXPORT_FORMAT, "bundle_format": spec.get("format", BUNDLE_FORMAT),
         "model_name": name, "model_version": version, "model_uri": model_uri,

@@ -67,9 +67,10 @@ class Predictions:
 
 
 def from_features(model: CodingModel, ids: Sequence[str], warnings: Sequence[str],
-                  features: dict[str, np.ndarray]) -> Predictions:
-    """The columns from a batch's feature arrays (with ``hexamer_score``): the one place they are derived."""
-    probabilities = model.predict_features(features)
+                  features: dict[str, np.ndarray], sequences: Sequence[str] | None = None) -> Predictions:
+    """The columns from a batch's feature arrays (with ``hexamer_score``): the one place they are derived.
+    A model with a sequence component also reads the ``sequences``."""
+    probabilities = model.predict_features(features, sequences)
     return Predictions(
         id=list(ids),
         coding_probability=probabilities,
@@ -90,5 +91,6 @@ def from_features(model: CodingModel, ids: Sequence[str], warnings: Sequence[str
 
 def predict_records(model: CodingModel, records: Sequence[Record]) -> Predictions:
     """The columns for valid records, features computed here (the same function the pipeline uses)."""
-    features = model.features([r.sequence for r in records])
-    return from_features(model, [r.id for r in records], [",".join(r.warnings) for r in records], features)
+    sequences = [r.sequence for r in records]
+    return from_features(model, [r.id for r in records], [",".join(r.warnings) for r in records],
+                         model.features(sequences), sequences)

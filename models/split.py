@@ -213,3 +213,31 @@ def sequence_disjoint_split(
 def _sequence_hash(sequence: str, seed: int) -> int:
     digest = hashlib.blake2b(sequence.encode("ascii"), digest_size=8, salt=seed.to_bytes(8, "little"))
     return int.from_bytes(digest.digest(), "little")
+
+
+def hold_out_groups(rows: np.ndarray, groups: np.ndarray, labels: Sequence[int], fraction: float,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``rows`` into (kept, held out) by whole groups, about ``fraction`` of the rows held out.
+
+    Used to hold a calibration part out of a train side: no group straddles the two, so the held-out
+    part is as new to a model fitted on the rest as the validation split is. Groups are drawn in a
+    seeded random order until the held-out part reaches ``fraction`` of the rows; each class keeps a
+    row on both sides when it has two.
+    """
+    rows = np.asarray(rows)
+    labels = np.asarray(labels)
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    present = np.unique(groups[rows])
+    order = np.random.default_rng(seed).permutation(present)
+    sizes = np.bincount(groups[rows], minlength=int(groups.max()) + 1)[order]
+    chosen = order[: int(np.searchsorted(np.cumsum(sizes), fraction * rows.size)) + 1]
+    held = np.isin(groups[rows], chosen)
+    row_groups = groups[rows]
+    for label in np.unique(labels[rows]):  # guards tiny inputs: whole groups move, never a lone row
+        members = labels[rows] == label
+        if members.sum() > 1 and not (held & members).any():
+            held |= row_groups == row_groups[np.flatnonzero(members)[0]]
+        if members.sum() > 1 and (held & members).all():
+            held &= row_groups != row_groups[np.flatnonzero(members)[0]]
+    return rows[~held], rows[held]

@@ -1,4 +1,14 @@
-"""Training: sequence-disjoint split, hexamer table, baseline families, selection by validation AUROC."""
+"""Training: sequence-disjoint split, hexamer table, model families, selection by validation AUROC.
+
+Feature families alone (the default) are fitted on the whole train side, and each one's decision
+threshold comes from out-of-fold predictions there. When the sequence model (``sequence_cnn``) or the
+``ensemble`` is asked for, every candidate is trained the same way instead, so they compete on the same
+footing: a sequence-disjoint calibration part (``calibration_fraction`` of the train side, whole
+groups) is held out; the hexamer table and every model are fitted on the rest; each model is
+calibrated on the calibration part (isotonic by default) and its threshold is where sensitivity equals
+specificity there. The ``ensemble`` is the mean of the calibrated probabilities of the best feature
+family and the sequence model. A network is too costly to refit per fold, hence the held-out part.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +19,23 @@ import numpy as np
 
 from coding_potential.features import HexamerTable, compute_features
 
-from .bundle import CodingModel, ModelSpec, input_columns, model_matrix
+from .bundle import (
+    ENSEMBLE_FAMILY,
+    FEATURE_FAMILIES,
+    FEATURES,
+    SEQUENCE,
+    SEQUENCE_FAMILY,
+    CodingModel,
+    ModelSpec,
+    input_columns,
+    model_matrix,
+)
+from .calibration import Calibrator
 from .evaluate import classification_metrics
-from .split import Split, sequence_disjoint_split
+from .split import Split, hold_out_groups, sequence_disjoint_split
 
-FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
+FAMILIES = FEATURE_FAMILIES
+ALL_FAMILIES = (*FEATURE_FAMILIES, SEQUENCE_FAMILY, ENSEMBLE_FAMILY)
 
 #: Classes are weighted to equal total weight, so probabilities are read against an equal prior
 #: (transcriptomes differ in their coding fraction). The decision threshold is then chosen where
@@ -35,6 +57,23 @@ class TrainingConfig:
     forest_trees: int = 300
     boosting_rounds: int = 300
     boosting_learning_rate: float = 0.1
+    #: Only with a sequence family: the train side's share held out to calibrate and set thresholds.
+    calibration_fraction: float = 0.15
+    calibration_method: str = "isotonic"
+    sequence: dict = field(default_factory=dict)  # models.sequence.SequenceConfig fields
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.families) - set(ALL_FAMILIES))
+        if unknown or not self.families:
+            raise ValueError(f"unknown model families {unknown or '(none)'}; known: {', '.join(ALL_FAMILIES)}")
+        if ENSEMBLE_FAMILY in self.families and not set(self.families) & set(FEATURE_FAMILIES):
+            raise ValueError("the ensemble joins the best feature family with the sequence model: "
+                             "name a feature family too")
+
+    @property
+    def held_out(self) -> bool:
+        """Whether candidates are calibrated on a held-out part (a sequence family is asked for)."""
+        return bool({SEQUENCE_FAMILY, ENSEMBLE_FAMILY} & set(self.families))
 
 
 @dataclass
@@ -80,7 +119,7 @@ def make_estimator(family: str, config: TrainingConfig):
             max_iter=config.boosting_rounds, learning_rate=config.boosting_learning_rate, class_weight="balanced",
             random_state=config.seed,
         )
-    raise ValueError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+    raise ValueError(f"unknown feature model family {family!r}; known: {', '.join(FAMILIES)}")
 
 
 def train(
@@ -114,6 +153,8 @@ def train(
     fingerprint = split.fingerprint(ids, sequences)
     say(f"split: {split.train.size:,} train, {split.validation.size:,} validation rows, "
         f"{int(split.groups.max()) + 1:,} groups")
+    if config.held_out:
+        return _train_held_out(ids, sequences, y, split, fingerprint, config, base_features, say)
     train_seqs = [sequences[i] for i in split.train]
     hexamer = HexamerTable.fit(
         [s for s, label in zip(train_seqs, y[split.train], strict=True) if label == 1],
@@ -157,14 +198,85 @@ def train(
 def balanced_threshold(family: str, config: TrainingConfig, matrix: np.ndarray, labels: np.ndarray,
                        groups: np.ndarray) -> float:
     """Threshold where sensitivity equals specificity on group-disjoint out-of-fold predictions."""
-    from sklearn.metrics import roc_curve
     from sklearn.model_selection import GroupKFold
 
     out_of_fold = np.empty(labels.size)
     for fit_rows, held_rows in GroupKFold(n_splits=THRESHOLD_FOLDS).split(matrix, labels, groups):
         estimator = make_estimator(family, config).fit(matrix[fit_rows], labels[fit_rows])
         out_of_fold[held_rows] = estimator.predict_proba(matrix[held_rows])[:, 1]
-    false_positive, true_positive, thresholds = roc_curve(labels, out_of_fold)
+    return _balanced(labels, out_of_fold)
+
+
+def _train_held_out(ids: Sequence[str], sequences: Sequence[str], y: np.ndarray, split: Split, fingerprint: str,
+                    config: TrainingConfig, base_features: dict[str, np.ndarray] | None,
+                    say: Callable[[str], None]) -> TrainResult:
+    """Every candidate fitted on the train side less a calibration part, calibrated there (module notes)."""
+    from .sequence import SequenceConfig, SequenceModel
+
+    fit_rows, calibration_rows = hold_out_groups(split.train, split.groups, y, config.calibration_fraction,
+                                                 config.seed)
+    say(f"calibration part held out of the train side: {calibration_rows.size:,} rows "
+        f"({fit_rows.size:,} left to fit on)")
+    hexamer = HexamerTable.fit([sequences[i] for i in fit_rows if y[i] == 1],
+                               [sequences[i] for i in fit_rows if y[i] == 0])
+    features = dict(base_features) if base_features is not None else compute_features(
+        list(sequences), kmer_sizes=config.kmer_sizes)
+    features.update(hexamer.score_columns(list(sequences)))
+    columns = input_columns(config.kmer_sizes)
+    matrix = model_matrix(features, columns)
+    judged = np.concatenate([calibration_rows, split.validation])  # scored once, split after
+    raw: dict[str, np.ndarray] = {}
+    estimators: dict[str, object] = {}
+    for family in (f for f in config.families if f in FEATURE_FAMILIES):
+        say(f"fitting {family}")
+        estimators[family] = make_estimator(family, config).fit(matrix[fit_rows], y[fit_rows])
+        raw[family] = estimators[family].predict_proba(matrix[judged])[:, 1]
+    say("fitting the sequence model")
+    sequence_model = SequenceModel.fit([sequences[i] for i in fit_rows], features["orf_start"][fit_rows],
+                                       matrix[fit_rows], y[fit_rows], SequenceConfig(**config.sequence), say)
+    raw[SEQUENCE_FAMILY] = sequence_model.predict_proba([sequences[i] for i in judged],
+                                                        features["orf_start"][judged], matrix[judged])
+    n_calibration = calibration_rows.size
+    calibrators = {name: Calibrator.fit(p[:n_calibration], y[calibration_rows], config.calibration_method)
+                   for name, p in raw.items()}
+    calibrated = {name: calibrators[name].transform(p) for name, p in raw.items()}
+    feature_best = max(estimators, key=lambda f: classification_metrics(
+        y[split.validation], calibrated[f][n_calibration:], 0.5)["auroc"]) if estimators else None
+    if ENSEMBLE_FAMILY in config.families:
+        calibrated[ENSEMBLE_FAMILY] = (calibrated[feature_best] + calibrated[SEQUENCE_FAMILY]) / 2
+    candidates, thresholds = {}, {}
+    for family in config.families:
+        thresholds[family] = _balanced(y[calibration_rows], calibrated[family][:n_calibration]) \
+            if config.threshold == "balanced" else float(config.threshold)
+        candidates[family] = classification_metrics(y[split.validation], calibrated[family][n_calibration:],
+                                                    thresholds[family])
+        say(f"{family}: validation AUROC {candidates[family]['auroc']:.4f}")
+    best = max(candidates, key=lambda family: candidates[family]["auroc"])
+    # the component each part of the chosen model comes from
+    chosen = {FEATURES: feature_best, SEQUENCE: SEQUENCE_FAMILY} if best == ENSEMBLE_FAMILY else \
+        {SEQUENCE if best == SEQUENCE_FAMILY else FEATURES: best}
+    spec = ModelSpec(
+        family=best, threshold=thresholds[best], kmer_sizes=list(config.kmer_sizes), input_columns=columns,
+        calibration={part: calibrators[name].to_dict() for part, name in chosen.items()},
+        metadata={
+            "validation_fingerprint": fingerprint, "validation_metrics": candidates[best],
+            "candidates": {f: m["auroc"] for f, m in candidates.items()},
+            "n_train": int(fit_rows.size), "n_calibration": int(n_calibration),
+            "n_validation": int(split.validation.size), "seed": config.seed,
+            "components": chosen, "calibration_method": config.calibration_method,
+            "sequence_history": sequence_model.history,
+        },
+    )
+    model = CodingModel(spec, hexamer, estimators.get(chosen.get(FEATURES, "")),
+                        sequence_model=sequence_model if SEQUENCE in chosen else None)
+    return TrainResult(model, split, fingerprint, calibrated[best][n_calibration:], candidates)
+
+
+def _balanced(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Threshold where sensitivity equals specificity on ``probabilities``."""
+    from sklearn.metrics import roc_curve
+
+    false_positive, true_positive, thresholds = roc_curve(labels, probabilities)
     # sensitivity = tpr, specificity = 1 - fpr: pick the ROC point where they are closest.
     best = np.argmin(np.abs(true_positive - (1.0 - false_positive))[1:]) + 1  # skip the +inf point
     return float(np.clip(thresholds[best], 0.0, 1.0))

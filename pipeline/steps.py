@@ -471,8 +471,10 @@ def _prediction_table(model, records: pa.Table, features_tbl: pa.Table) -> pa.Ta
     from models.predictions import PREDICTION_COLUMNS, from_features
 
     features = _feature_arrays(features_tbl)
-    features.update(model.hexamer.score_columns(records.column("sequence").to_pylist()))
-    p = from_features(model, records.column("id").to_pylist(), records.column("warnings").to_pylist(), features)
+    sequences = records.column("sequence").to_pylist()
+    features.update(model.hexamer.score_columns(sequences))
+    p = from_features(model, records.column("id").to_pylist(), records.column("warnings").to_pylist(), features,
+                      sequences)
     columns = {name: getattr(p, name) for name in PREDICTION_COLUMNS}
     columns["gc_content"] = pa.array(np.round(p.gc_content, 4), mask=p.gc_missing)
     columns["orf_start"] = pa.array(p.orf_start, mask=p.orf_missing)
