@@ -471,6 +471,8 @@ def cmd_evaluate(options: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from pipeline.settings import KNOWN_MODEL_FAMILIES
+
     parser = argparse.ArgumentParser(prog="coding-potential", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -514,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train, evaluate and register a candidate (the training DAG in-process)")
     p.add_argument("--datasets", nargs="+", help="manifest names or globs (default: human and mouse train_*)")
     p.add_argument("--sample-per-file", type=int, help="train on a seeded sample of N records per file")
-    p.add_argument("--families", nargs="+", help="model families (default: all three)")
+    p.add_argument("--families", nargs="+", choices=KNOWN_MODEL_FAMILIES, metavar="FAMILY",
+                   help=f"model families, of {', '.join(KNOWN_MODEL_FAMILIES)} (default: the three feature families; "
+                        "sequence_cnn and ensemble train the sequence model, on CPU or a GPU)")
     p.add_argument("--margin", type=float, help="AUROC margin to replace the champion (default: 0.002)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--date", type=_iso_date, help="the lake partition date of the training data (default: today, UTC)")

@@ -108,9 +108,10 @@ with DAG(
         ),
         "model_families": Param(
             list(settings.MODEL_FAMILIES),
-            description="Model families to train; the best on validation becomes the candidate.",
+            description="Model families to train (also sequence_cnn, ensemble); the best on validation becomes "
+                        "the candidate.",
             type="array",
-            items={"type": "string", "minLength": 1},
+            items={"type": "string", "enum": list(settings.KNOWN_MODEL_FAMILIES)},
             minItems=1,
             uniqueItems=True,
         ),

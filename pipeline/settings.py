@@ -18,6 +18,10 @@ TRAINING_DATASETS = (
 EVALUATION_SETS = ("mouse/validation_coding.fa.gz", "mouse/validation_noncoding.fa.gz")
 #: Families trained in every run; the best on the validation split becomes the candidate.
 MODEL_FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting")
+#: Every family a run may name (``models.train.ALL_FAMILIES``, spelled out so that reading settings, a DAG
+#: or the command line imports no model code): the sequence model and the ensemble of it with the best
+#: feature family too.
+KNOWN_MODEL_FAMILIES = (*MODEL_FAMILIES, "sequence_cnn", "ensemble")
 #: A candidate must beat the champion's AUROC on its validation split by more than this to be promoted.
 PROMOTION_MARGIN = 0.002
 

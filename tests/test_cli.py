@@ -36,8 +36,8 @@ def trained(shared, tmp_path_factory) -> Path:
 def test_train_registers_a_champion_with_artifacts(trained):
     import mlflow
 
-    mlflow.set_tracking_uri(f"sqlite:///{trained / 'mlflow' / 'mlflow.db'}")
-    client = mlflow.MlflowClient()
+    uri = f"sqlite:///{trained / 'mlflow' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version_by_alias("coding-potential", "champion")
     assert str(version.version) == "1"
     run = client.get_run(version.run_id)
@@ -52,7 +52,8 @@ def champion_threshold(var: Path) -> float:
     """The decision threshold the champion was registered with (a run parameter in MLflow)."""
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{var / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{var / 'mlflow' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = client.get_model_version_by_alias("coding-potential", "champion")
     return float(client.get_run(version.run_id).data.params["threshold"])
 

@@ -97,9 +97,16 @@ def test_bad_family_lists_are_refused() -> None:
 
 def test_a_sequence_model_is_registered_but_not_exported_for_serving(result, tmp_path, monkeypatch) -> None:
     """MLflow keeps the whole bundle; the export refuses it, saying why (serving has no torch yet)."""
+    import mlflow
+
     from models import registry
     from models.export import ExportError, export_model
 
+    # registry.client() sets MLflow's process-wide URIs: put them back for the tests that follow
+    for module, name in ((mlflow.tracking._tracking_service.utils, "_tracking_uri"),
+                         (mlflow.tracking._model_registry.utils, "_registry_uri")):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # set_registry_uri exports it too
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("CODING_POTENTIAL_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("CODING_POTENTIAL_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
@@ -117,3 +124,10 @@ def test_a_sequence_model_is_registered_but_not_exported_for_serving(result, tmp
     with pytest.raises(ExportError, match="sequence_cnn model: serving reads feature models only"):
         export_model(tmp_path / "export")
     assert not (tmp_path / "export").exists()
+
+
+def test_the_cli_knows_every_family() -> None:
+    from models.train import ALL_FAMILIES
+    from pipeline.settings import KNOWN_MODEL_FAMILIES
+
+    assert KNOWN_MODEL_FAMILIES == ALL_FAMILIES
