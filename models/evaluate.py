@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 METRIC_NAMES = (
-    "accuracy", "precision", "sensitivity", "specificity", "f1", "mcc", "auroc", "auprc",
+    "accuracy", "precision", "sensitivity", "specificity", "f1", "mcc", "auroc", "auprc", "brier", "ece",
 )
 
 
@@ -30,10 +30,13 @@ def classification_metrics(labels: Sequence[int], probabilities: Sequence[float]
     Returns
     -------
     dict
-        ``accuracy, precision, sensitivity, specificity, f1, mcc, auroc, auprc`` plus the confusion
-        counts ``tp, fp, tn, fn``, ``n`` and ``threshold``. Undefined ratios (0/0) are 0.0.
+        ``accuracy, precision, sensitivity, specificity, f1, mcc, auroc, auprc``, the calibration
+        measures ``brier`` (Brier score) and ``ece`` (expected calibration error, 10 bins), plus the
+        confusion counts ``tp, fp, tn, fn``, ``n`` and ``threshold``. Undefined ratios (0/0) are 0.0.
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from .calibration import brier_score, expected_calibration_error
 
     y = np.asarray(labels, dtype=int)
     p = np.asarray(probabilities, dtype=float)
@@ -58,6 +61,8 @@ def classification_metrics(labels: Sequence[int], probabilities: Sequence[float]
         "mcc": float((tp * tn - fp * fn) / mcc_denominator) if mcc_denominator else 0.0,
         "auroc": float(roc_auc_score(y, p)) if both_classes else 0.0,
         "auprc": float(average_precision_score(y, p)) if both_classes else 0.0,
+        "brier": brier_score(y, p),
+        "ece": expected_calibration_error(y, p),
     }
 
 
@@ -67,7 +72,7 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 def save_plots(labels: Sequence[int], probabilities: Sequence[float], threshold: float,
                out_dir: str | Path, title: str) -> dict[str, Path]:
-    """ROC curve, precision-recall curve and confusion matrix as PNG files in ``out_dir``."""
+    """ROC curve, precision-recall curve, confusion matrix and reliability diagram as PNG files in ``out_dir``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -109,6 +114,9 @@ def save_plots(labels: Sequence[int], probabilities: Sequence[float], threshold:
            yticklabels=["noncoding", "coding"], xlabel="predicted", ylabel="true",
            title=f"Confusion at {threshold:.3f}")
     paths["confusion"] = _save(fig, out / "confusion.png")
+    from .calibration import save_reliability_plot
+
+    paths["reliability"] = save_reliability_plot(y, {"model": p}, out / "reliability.png", title)
     return paths
 
 

@@ -35,6 +35,7 @@ def test_metrics_match_sklearn_on_random_scores():
     assert m["mcc"] == pytest.approx(skm.matthews_corrcoef(labels, called))
     assert m["auroc"] == pytest.approx(skm.roc_auc_score(labels, probabilities))
     assert m["auprc"] == pytest.approx(skm.average_precision_score(labels, probabilities))
+    assert m["brier"] == pytest.approx(skm.brier_score_loss(labels, probabilities))
 
 
 def test_degenerate_inputs_give_zero_not_nan():
@@ -53,4 +54,5 @@ def test_plots_and_report_are_written(tmp_path):
     report = write_report({"test": {"metrics": classification_metrics(labels, probabilities, 0.5),
                                     "plots": plots}}, tmp_path, "report")
     text = report["html"].read_text()
-    assert text.count("data:image/png;base64,") == 3 and "auroc" in text
+    assert text.count("data:image/png;base64,") == 4 and "auroc" in text and "brier" in text
+    assert set(plots) == {"roc", "pr", "confusion", "reliability"}
