@@ -129,19 +129,33 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def write_report(sections: dict[str, dict], out_dir: str | Path, title: str) -> dict[str, Path]:
-    """A JSON and an HTML report: one section per evaluation set, each with metrics and plots.
+def write_report(sections: dict[str, dict], out_dir: str | Path, title: str,
+                 candidates: dict[str, dict] | None = None) -> dict[str, Path]:
+    """A JSON and an HTML report: the candidates side by side, then one section per evaluation set, each
+    with metrics and plots.
 
     Parameters
     ----------
     sections : dict
         ``{name: {"metrics": {...}, "plots": {kind: png_path}}}``.
+    candidates : dict, optional
+        ``{family: metrics}`` of every family the run trained, on the validation split (a table, and
+        ``candidates.json``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "metrics.json"
     json_path.write_text(json.dumps({k: v["metrics"] for k, v in sections.items()}, indent=2, sort_keys=True))
     parts = [f"<h1>{html.escape(title)}</h1>"]
+    if candidates:
+        (out / "candidates.json").write_text(json.dumps(candidates, indent=2, sort_keys=True))
+        header = "".join(f"<th>{key}</th>" for key in METRIC_NAMES)
+        rows = "".join(
+            f"<tr><th>{html.escape(family)}</th>" + "".join(f"<td>{metrics[key]:.4f}</td>" for key in METRIC_NAMES)
+            + "</tr>" for family, metrics in candidates.items()
+        )
+        parts.append(f"<h2>Candidates on the validation split</h2><table><tr><th>family</th>{header}</tr>{rows}"
+                     "</table>")
     for name, section in sections.items():
         metrics = section["metrics"]
         rows = "".join(

@@ -386,7 +386,8 @@ def evaluate_candidate(run_dir: str, trained: dict, params: dict | None = None) 
         sections[name] = {"metrics": metrics, "plots": {k: str(v) for k, v in plots.items()}}
         log.info("%s: %s", name, json.dumps({k: round(metrics[k], 4) for k in ("auroc", "sensitivity",
                                                                                "specificity", "mcc")}))
-    report = write_report(sections, out, f"coding-potential candidate ({model.spec.family})")
+    report = write_report(sections, out, f"coding-potential candidate ({model.spec.family})",
+                          trained.get("candidates"))
     return {"metrics": {k: v["metrics"] for k, v in sections.items()}, "report": str(report["html"]),
             "report_json": str(report["json"]), "plots_dir": str(out)}
 

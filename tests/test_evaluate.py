@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
@@ -51,8 +53,11 @@ def test_plots_and_report_are_written(tmp_path):
     plots = save_plots(labels, probabilities, 0.5, tmp_path, "test")
     for path in plots.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    report = write_report({"test": {"metrics": classification_metrics(labels, probabilities, 0.5),
-                                    "plots": plots}}, tmp_path, "report")
+    metrics = classification_metrics(labels, probabilities, 0.5)
+    others = {"a_family": metrics, "b_family": classification_metrics(labels, probabilities[::-1], 0.5)}
+    report = write_report({"test": {"metrics": metrics, "plots": plots}}, tmp_path, "report", others)
     text = report["html"].read_text()
     assert text.count("data:image/png;base64,") == 4 and "auroc" in text and "brier" in text
     assert set(plots) == {"roc", "pr", "confusion", "reliability"}
+    assert "Candidates on the validation split" in text and f"{others['b_family']['auroc']:.4f}" in text
+    assert json.loads((tmp_path / "candidates.json").read_text()) == others
