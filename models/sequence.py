@@ -146,8 +146,13 @@ class SequenceModel:
     # ------------------------------------------------------------------------------------ training
     @classmethod
     def fit(cls, sequences: Sequence[str], orf_start: np.ndarray, features: np.ndarray, labels: np.ndarray,
-            config: SequenceConfig | None = None, progress: Callable[[str], None] | None = None) -> SequenceModel:
-        """Train on ``sequences`` (normalised), their ``orf_start`` column, feature matrix and labels."""
+            config: SequenceConfig | None = None, progress: Callable[[str], None] | None = None,
+            after_epoch: Callable[[int, SequenceModel], None] | None = None) -> SequenceModel:
+        """Train on ``sequences`` (normalised), their ``orf_start`` column, feature matrix and labels.
+
+        ``after_epoch(epoch, model)`` is called after each epoch with the model in evaluation mode (a tuner
+        scores it there and may raise to stop the training, e.g. ``optuna.TrialPruned``).
+        """
         config = config or SequenceConfig()
         say = progress or (lambda _message: None)
         torch.manual_seed(config.seed)
@@ -187,6 +192,9 @@ class SequenceModel:
                                   "seconds": time.monotonic() - started})
             say(f"epoch {epoch + 1}/{config.epochs}: loss {total / len(labels):.4f}, "
                 f"{time.monotonic() - started:.0f} s")
+            if after_epoch is not None:
+                network.eval()
+                after_epoch(epoch + 1, model)
         network.eval()
         return model
 

@@ -55,8 +55,11 @@ class TrainingConfig:
     seed: int = 0
     threshold: float | str = DEFAULT_THRESHOLD
     forest_trees: int = 300
+    forest_min_samples_leaf: int = 2
     boosting_rounds: int = 300
     boosting_learning_rate: float = 0.1
+    boosting_max_leaf_nodes: int = 31
+    boosting_l2: float = 0.0
     #: Only with a sequence family: the train side's share held out to calibrate and set thresholds.
     calibration_fraction: float = 0.15
     calibration_method: str = "isotonic"
@@ -111,12 +114,14 @@ def make_estimator(family: str, config: TrainingConfig):
         return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=5000, C=1.0))
     if family == "random_forest":
         return RandomForestClassifier(
-            n_estimators=config.forest_trees, min_samples_leaf=2, class_weight="balanced_subsample",
+            n_estimators=config.forest_trees, min_samples_leaf=config.forest_min_samples_leaf,
+            class_weight="balanced_subsample",
             n_jobs=-1, random_state=config.seed,
         )
     if family == "gradient_boosting":
         return HistGradientBoostingClassifier(
             max_iter=config.boosting_rounds, learning_rate=config.boosting_learning_rate, class_weight="balanced",
+            max_leaf_nodes=config.boosting_max_leaf_nodes, l2_regularization=config.boosting_l2,
             random_state=config.seed,
         )
     raise ValueError(f"unknown feature model family {family!r}; known: {', '.join(FAMILIES)}")

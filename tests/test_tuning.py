@@ -1,0 +1,107 @@
+"""Hyperparameter search (``models.tuning``): the search-space file, the study's budget, pruning, MLflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.split import sequence_disjoint_split
+from models.train import TrainingConfig
+from models.tuning import SearchSpaceError, _tuning_data, apply, load_search_space, mlflow_trial_logger, tune
+from tests.conftest import synthetic_transcripts
+
+BOOSTING_SPACE = {"fixed": {"boosting_rounds": 200},
+                  "search": {"boosting_learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "log": True},
+                             "boosting_max_leaf_nodes": {"type": "int", "low": 4, "high": 31}}}
+
+
+@pytest.fixture(scope="module")
+def data():
+    ids, sequences, labels = synthetic_transcripts(200, seed=11)
+    return ids, sequences, np.asarray(labels)
+
+
+def test_the_committed_search_space_loads_and_bad_ones_are_refused(tmp_path) -> None:
+    spaces = load_search_space()
+    assert {"gradient_boosting", "sequence_cnn"} <= set(spaces)
+    assert spaces["sequence_cnn"]["search"]["sequence.channels"]["type"] == "categorical"
+    for text, message in (("svm: {fixed: {}, search: {}}", "unknown family 'svm'"),
+                          ("gradient_boosting: {search: {boosting_depth: {type: int, low: 1, high: 3}}}",
+                           "boosting_depth is not a setting"),
+                          ("sequence_cnn: {search: {sequence.channels: {type: int, low: 9, high: 3}}}",
+                           "low < high")):
+        bad = tmp_path / "space.yaml"
+        bad.write_text(text)
+        with pytest.raises(SearchSpaceError, match=message):
+            load_search_space(bad)
+
+
+def test_apply_sets_config_and_sequence_fields() -> None:
+    config = apply(TrainingConfig(), {"boosting_rounds": 50, "sequence.channels": 16})
+    assert config.boosting_rounds == 50 and config.sequence == {"channels": 16}
+    assert TrainingConfig().boosting_rounds == 300  # the base is untouched
+
+
+def test_tuning_never_sees_the_validation_split(data) -> None:
+    ids, sequences, labels = data
+    base = TrainingConfig(seed=3)
+    held = _tuning_data(ids, sequences, labels, base, 0.2, lambda _m: None)
+    validation = sequence_disjoint_split(sequences, labels, base.validation_fraction, base.seed).validation
+    assert not (set(held.fit) | set(held.tune)) & set(validation)
+    assert not set(held.fit) & set(held.tune)
+
+
+def test_a_seeded_study_is_repeatable_and_reports_its_best(data) -> None:
+    ids, sequences, labels = data
+    first = tune(ids, sequences, labels, "gradient_boosting", n_trials=4, seed=5, space=BOOSTING_SPACE)
+    again = tune(ids, sequences, labels, "gradient_boosting", n_trials=4, seed=5, space=BOOSTING_SPACE)
+    assert [t["params"] for t in first.trials] == [t["params"] for t in again.trials]
+    assert len(first.trials) == 4 and all(t["params"]["boosting_rounds"] == 200 for t in first.trials)
+    completed = [t for t in first.trials if t["state"] == "COMPLETE"]
+    assert first.best_auroc == max(t["auroc"] for t in completed)
+    assert first.best_params == max(completed, key=lambda t: t["auroc"])["params"]
+
+
+def test_pruned_trials_stop_early_and_are_recorded(data) -> None:
+    import optuna
+
+    class PruneAfterTheFirstTrial(optuna.pruners.BasePruner):
+        def prune(self, study, trial) -> bool:
+            return trial.number > 0
+
+    ids, sequences, labels = data
+    result = tune(ids, sequences, labels, "gradient_boosting", n_trials=3, seed=1, pruner=PruneAfterTheFirstTrial(),
+                  space={**BOOSTING_SPACE, "fixed": {"boosting_rounds": 300}})
+    assert [t["state"] for t in result.trials] == ["COMPLETE", "PRUNED", "PRUNED"]
+
+
+def test_the_sequence_model_is_tuned_epoch_by_epoch(data) -> None:
+    ids, sequences, labels = data
+    space = {"fixed": {"sequence.epochs": 2, "sequence.channels": 8, "sequence.dilations": [1, 2],
+                       "sequence.max_length": 600, "sequence.device": "cpu"},
+             "search": {"sequence.learning_rate": {"type": "float", "low": 0.001, "high": 0.01, "log": True}}}
+    result = tune(ids, sequences, labels, "sequence_cnn", n_trials=2, seed=0, space=space)
+    assert [t["state"] for t in result.trials] == ["COMPLETE", "COMPLETE"]
+    assert 0.5 < result.best_auroc <= 1.0
+
+
+def test_each_trial_is_an_mlflow_run(data, tmp_path, monkeypatch) -> None:
+    import mlflow
+
+    for module, name in ((mlflow.tracking._tracking_service.utils, "_tracking_uri"),
+                         (mlflow.tracking._model_registry.utils, "_registry_uri")):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("CODING_POTENTIAL_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
+    ids, sequences, labels = data
+    result = tune(ids, sequences, labels, "gradient_boosting", n_trials=3, seed=2, space=BOOSTING_SPACE,
+                  on_trial=mlflow_trial_logger("study-1", "gradient_boosting"))
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("coding-potential").experiment_id],
+                              "tags.`coding_potential.study` = 'study-1'")
+    assert len(runs) == 3
+    logged = sorted(r.data.metrics["tuning_auroc"] for r in runs)
+    assert logged == pytest.approx(sorted(t["auroc"] for t in result.trials))
+    assert {r.data.params["boosting_rounds"] for r in runs} == {"200"}
