@@ -393,13 +393,14 @@ def cmd_train(options: argparse.Namespace) -> int:
     margin = settings.PROMOTION_MARGIN if options.margin is None else options.margin
     params = {"seed": options.seed, "promotion_margin": margin,
               "model_families": options.families or list(settings.MODEL_FAMILIES)}
+    if options.tuned:
+        tuned = _tuned_settings(options.tuned)
+        if isinstance(tuned, int):
+            return tuned
+        params["tuned"] = tuned
     console = _console()
     with console.status("training") as status:
-        status.update("fetching and validating the labelled data")
-        steps.resolve_training_inputs(day, datasets, options.sample_per_file, options.seed)
-        validated = steps.validate_inputs(day, "training")
-        status.update(f"computing features of {validated['valid']:,} records ({options.engine})")
-        steps.build_features(day, "training", engine=options.engine)
+        _prepare_training_data(status, day, datasets, options)
         status.update("training (split, hexamer table, model families)")
         trained = steps.train_candidate(run_dir, day, params=params)
         status.update("evaluating")
@@ -413,6 +414,54 @@ def cmd_train(options: argparse.Namespace) -> int:
                   f"{'champion' if registered['promoted'] else 'not promoted'} ({registered['reason']})")
     console.print(f"report: {evaluated['report']}")
     print(json.dumps({"run_dir": run_dir, **registered}))
+    return EXIT_OK
+
+
+def _prepare_training_data(status, day: str, datasets: list[str], options: argparse.Namespace) -> None:
+    """Fetch, gate and featurise the labelled data into the day's lake partitions (train and tune)."""
+    from pipeline import steps
+
+    status.update("fetching and validating the labelled data")
+    steps.resolve_training_inputs(day, datasets, options.sample_per_file, options.seed)
+    validated = steps.validate_inputs(day, "training")
+    status.update(f"computing features of {validated['valid']:,} records ({options.engine})")
+    steps.build_features(day, "training", engine=options.engine)
+
+
+def _tuned_settings(path: str) -> dict | int:
+    """``best_params`` of a ``coding-potential tune`` result file, or an exit code after saying why not."""
+    if problem := _input_exists(path):
+        return _fail(problem, EXIT_BAD_INPUT)
+    try:
+        tuned = json.loads(Path(path).read_text(encoding="utf-8"))["best_params"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        return _fail(f"{path} is not a tuning result (a JSON with best_params): {error}", EXIT_BAD_INPUT)
+    if not isinstance(tuned, dict):
+        return _fail(f"{path}: best_params is not a mapping", EXIT_BAD_INPUT)
+    return tuned
+
+
+# ------------------------------------------------------------------------------------------- tune
+def cmd_tune(options: argparse.Namespace) -> int:
+    import time
+
+    from coding_potential import config
+    from pipeline import settings, steps
+
+    run_dir = str(config.var_dir() / "runs" / "cli" / time.strftime("%Y%m%dT%H%M%S"))
+    day = options.date or time.strftime("%Y-%m-%d", time.gmtime())
+    params = {"seed": options.seed, "n_trials": options.trials, "timeout_s": options.timeout}
+    console = _console()
+    with console.status("tuning") as status:
+        _prepare_training_data(status, day, options.datasets or list(settings.TRAINING_DATASETS), options)
+        status.update(f"tuning {options.family}: {options.trials} trials at most"
+                      + (f", {options.timeout:.0f} s at most" if options.timeout else ""))
+        tuned = steps.tune_candidate(run_dir, day, options.family, params=params)
+    console.print(f"{tuned['family']}: best AUROC {tuned['best_auroc']:.4f} on the tuning part after "
+                  f"{tuned['n_trials']} trials ({tuned['n_pruned']} pruned): {json.dumps(tuned['best_params'])}")
+    console.print(f"report: {tuned['html']}; train with them: coding-potential train --families {tuned['family']} "
+                  f"--tuned {tuned['json']}")
+    print(json.dumps({"run_dir": run_dir, **tuned}))
     return EXIT_OK
 
 
@@ -524,7 +573,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_iso_date, help="the lake partition date of the training data (default: today, UTC)")
     p.add_argument("--engine", choices=("inprocess", "spark"), default="inprocess",
                    help="where features are computed (default: in this process; spark: local Spark)")
+    p.add_argument("--tuned", metavar="FILE", help="settings chosen by `coding-potential tune` (its JSON result)")
     p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("tune", help="search a model family's settings with Optuna (models/search_space.yaml); "
+                                    "each trial is an MLflow run")
+    p.add_argument("--family", required=True, choices=[f for f in KNOWN_MODEL_FAMILIES if f != "ensemble"])
+    p.add_argument("--trials", type=_whole, default=20, help="most trials (default 20)")
+    p.add_argument("--timeout", type=float, help="most seconds for the study (default: no limit)")
+    p.add_argument("--datasets", nargs="+", help="manifest names or globs (default: human and mouse train_*)")
+    p.add_argument("--sample-per-file", type=int, help="tune on a seeded sample of N records per file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--date", type=_iso_date, help="the lake partition date of the training data (default: today)")
+    p.add_argument("--engine", choices=("inprocess", "spark"), default="inprocess",
+                   help="where features are computed (default: in this process; spark: local Spark)")
+    p.set_defaults(handler=cmd_tune)
 
     p = sub.add_parser("evaluate", help="metrics of a model on labelled FASTA")
     p.add_argument("--coding", required=True)
@@ -584,6 +647,12 @@ def cmd_export_model(options: argparse.Namespace) -> int:
         raise
     print(f"exported {uri} (version {info['model_version']}, {info['family']}) to {options.out}")
     return EXIT_OK
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
+    return int(text)
 
 
 def _version(text: str) -> int:

@@ -280,3 +280,47 @@ def mlflow_trial_logger(study_name: str, family: str) -> Callable[[dict[str, Any
                 mlflow.log_metric("trial_seconds", record["seconds"])
 
     return log
+
+
+def write_study(result: TuningResult, out_dir: str | Path) -> dict[str, Path]:
+    """``<family>.json`` (best settings and every trial), ``<family>.png`` (AUROC per trial) and
+    ``<family>.html`` (both) in ``out_dir``."""
+    import base64
+    import html
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / result.family
+    document = {"family": result.family, "best_params": result.best_params, "best_auroc": result.best_auroc,
+                "trials": result.trials}
+    stem.with_suffix(".json").write_text(json.dumps(document, indent=2, sort_keys=True))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for state, marker in (("COMPLETE", "o"), ("PRUNED", "x")):
+        shown = [t for t in result.trials if t["state"] == state and t["auroc"] is not None]
+        ax.scatter([t["number"] for t in shown], [t["auroc"] for t in shown], marker=marker, label=state.lower())
+    ax.set(xlabel="trial", ylabel="AUROC on the tuning part", title=f"Tuning {result.family}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=110)
+    plt.close(fig)
+    rows = "".join(
+        f"<tr><td>{t['number']}</td><td>{t['state']}</td><td>{_score(t['auroc'])}</td>"
+        f"<td>{html.escape(json.dumps(t['params']))}</td></tr>" for t in result.trials)
+    image = base64.b64encode(stem.with_suffix(".png").read_bytes()).decode()
+    stem.with_suffix(".html").write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Tuning {result.family}</title></head><body>"
+        f"<h1>Tuning {html.escape(result.family)}</h1><p>best AUROC {result.best_auroc:.4f} with "
+        f"<code>{html.escape(json.dumps(result.best_params))}</code></p><img src='data:image/png;base64,{image}'>"
+        f"<table border='1'><tr><th>trial</th><th>state</th><th>AUROC</th><th>settings</th></tr>{rows}</table>"
+        "</body></html>")
+    return {"json": stem.with_suffix(".json"), "png": stem.with_suffix(".png"), "html": stem.with_suffix(".html")}
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"

@@ -285,20 +285,16 @@ def _feature_arrays(table: pa.Table) -> dict[str, np.ndarray]:
 
 # -------------------------------------------------------------------------------------------- train
 def train_candidate(run_dir: str, date: str, lake: str | None = None, params: dict | None = None) -> dict:
-    """Fit every model family on the sequence-disjoint train side; keep the best by validation AUROC."""
-    from models.train import TrainingConfig, train
+    """Fit every model family on the sequence-disjoint train side; keep the best by validation AUROC.
+
+    ``params`` may carry ``tuned`` (settings a tuning study chose, see :func:`tune_candidate`) and
+    ``sequence`` (the sequence model's settings)."""
+    from models.train import train
 
     params = params or {}
-    config = TrainingConfig(
-        families=tuple(params.get("model_families") or settings.MODEL_FAMILIES),
-        seed=int(params.get("seed", 0)),
-    )
-    records, features = _records_with_features("training", date, lake)
+    config = _training_config(params)
     out = Path(run_dir) / "model"
-    records, features, n_short = _exclude_too_short(records, features, params.get("min_length"))
-    records, features, n_excluded = _exclude_evaluation_relatives(
-        records, features, params.get("evaluation_sets", list(settings.EVALUATION_SETS)), out)
-    features = _feature_arrays(features)
+    records, features, n_short, n_excluded = _training_rows(date, lake, params, out)
     ids = records.column("id").to_pylist()
     sequences = records.column("sequence").to_pylist()
     labels = records.column("label").to_numpy()
@@ -319,6 +315,51 @@ def train_candidate(run_dir: str, date: str, lake: str | None = None, params: di
         "n_train": int(result.split.train.size), "n_validation": int(result.split.validation.size),
         "n_excluded_near_evaluation": n_excluded, "n_excluded_too_short": n_short,
     }
+
+
+def _training_config(params: dict):
+    """The :class:`models.train.TrainingConfig` of a run's params (families, seed, sequence, tuned)."""
+    from models.train import TrainingConfig
+    from models.tuning import apply
+
+    config = TrainingConfig(
+        families=tuple(params.get("model_families") or settings.MODEL_FAMILIES),
+        seed=int(params.get("seed", 0)),
+        sequence=dict(params.get("sequence") or {}),
+    )
+    return apply(config, params.get("tuned") or {})
+
+
+def _training_rows(date: str, lake: str | None, params: dict, out: Path) -> tuple[pa.Table, dict, int, int]:
+    """The training records and feature arrays, short records and evaluation-set relatives left out."""
+    records, features = _records_with_features("training", date, lake)
+    records, features, n_short = _exclude_too_short(records, features, params.get("min_length"))
+    records, features, n_excluded = _exclude_evaluation_relatives(
+        records, features, params.get("evaluation_sets", list(settings.EVALUATION_SETS)), out)
+    return records, _feature_arrays(features), n_short, n_excluded
+
+
+def tune_candidate(run_dir: str, date: str, family: str, lake: str | None = None, params: dict | None = None) -> dict:
+    """An Optuna study of ``family`` on the training partition (``models.tuning``), each trial an MLflow run.
+
+    ``params``: ``n_trials`` (default 20), ``timeout_s`` (default none), ``seed`` and the training params.
+    Writes ``tuning/<family>.json`` (best settings, every trial), ``.png`` and ``.html`` under ``run_dir``;
+    pass the JSON's ``best_params`` as ``tuned`` to :func:`train_candidate`.
+    """
+    from models.tuning import mlflow_trial_logger, tune, write_study
+
+    params = params or {}
+    out = Path(run_dir) / "tuning"
+    records, _, _, _ = _training_rows(date, lake, params, out)
+    study = f"{Path(run_dir).name}-{family}"
+    result = tune(records.column("id").to_pylist(), records.column("sequence").to_pylist(),
+                  records.column("label").to_numpy(), family, n_trials=int(params.get("n_trials", 20)),
+                  timeout_s=params.get("timeout_s"), seed=int(params.get("seed", 0)), base=_training_config(params),
+                  progress=log.info, on_trial=mlflow_trial_logger(study, family))
+    paths = write_study(result, out)
+    return {"family": family, "study": study, "best_params": result.best_params, "best_auroc": result.best_auroc,
+            "n_trials": len(result.trials), "n_pruned": sum(t["state"] == "PRUNED" for t in result.trials),
+            **{name: str(path) for name, path in paths.items()}}
 
 
 def _exclude_too_short(records: pa.Table, features: pa.Table, min_length: int | None) -> tuple[pa.Table, pa.Table, int]:

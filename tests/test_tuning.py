@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from models.train import TrainingConfig
 from models.tuning import SearchSpaceError, _tuning_data, apply, load_search_space, mlflow_trial_logger, tune
 from tests.conftest import synthetic_transcripts
 
-BOOSTING_SPACE = {"fixed": {"boosting_rounds": 200},
+BOOSTING_SPACE = {"fixed": {"boosting_rounds": 100},
                   "search": {"boosting_learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "log": True},
                              "boosting_max_leaf_nodes": {"type": "int", "low": 4, "high": 31}}}
 
@@ -51,15 +53,22 @@ def test_tuning_never_sees_the_validation_split(data) -> None:
     assert not set(held.fit) & set(held.tune)
 
 
-def test_a_seeded_study_is_repeatable_and_reports_its_best(data) -> None:
+def test_a_seeded_study_is_repeatable_and_reports_its_best(data, tmp_path) -> None:
     ids, sequences, labels = data
     first = tune(ids, sequences, labels, "gradient_boosting", n_trials=4, seed=5, space=BOOSTING_SPACE)
     again = tune(ids, sequences, labels, "gradient_boosting", n_trials=4, seed=5, space=BOOSTING_SPACE)
     assert [t["params"] for t in first.trials] == [t["params"] for t in again.trials]
-    assert len(first.trials) == 4 and all(t["params"]["boosting_rounds"] == 200 for t in first.trials)
+    assert len(first.trials) == 4 and all(t["params"]["boosting_rounds"] == 100 for t in first.trials)
     completed = [t for t in first.trials if t["state"] == "COMPLETE"]
     assert first.best_auroc == max(t["auroc"] for t in completed)
     assert first.best_params == max(completed, key=lambda t: t["auroc"])["params"]
+    import json
+
+    from models.tuning import write_study
+
+    paths = write_study(first, tmp_path)
+    assert json.loads(paths["json"].read_text())["best_params"] == first.best_params
+    assert paths["png"].read_bytes()[:4] == b"\x89PNG" and "best AUROC" in paths["html"].read_text()
 
 
 def test_pruned_trials_stop_early_and_are_recorded(data) -> None:
@@ -71,7 +80,7 @@ def test_pruned_trials_stop_early_and_are_recorded(data) -> None:
 
     ids, sequences, labels = data
     result = tune(ids, sequences, labels, "gradient_boosting", n_trials=3, seed=1, pruner=PruneAfterTheFirstTrial(),
-                  space={**BOOSTING_SPACE, "fixed": {"boosting_rounds": 300}})
+                  space={**BOOSTING_SPACE, "fixed": {"boosting_rounds": 200}})
     assert [t["state"] for t in result.trials] == ["COMPLETE", "PRUNED", "PRUNED"]
 
 
@@ -104,4 +113,41 @@ def test_each_trial_is_an_mlflow_run(data, tmp_path, monkeypatch) -> None:
     assert len(runs) == 3
     logged = sorted(r.data.metrics["tuning_auroc"] for r in runs)
     assert logged == pytest.approx(sorted(t["auroc"] for t in result.trials))
-    assert {r.data.params["boosting_rounds"] for r in runs} == {"200"}
+    assert {r.data.params["boosting_rounds"] for r in runs} == {"100"}
+
+
+def test_tune_then_train_with_the_chosen_settings_from_the_cli(shared, tmp_path) -> None:
+    """`coding-potential tune` on real records, then `train --tuned` fits the family with what it chose."""
+    import json
+
+    import mlflow
+
+    from models.bundle import CodingModel
+    from tests.test_cli import run_cli
+
+    var = tmp_path / "var"
+    tuned = run_cli("tune", "--family", "gradient_boosting", "--trials", "3", "--sample-per-file", "80", var=var)
+    assert tuned.returncode == 0, tuned.stderr.decode()
+    result = json.loads(tuned.stdout.decode().strip().splitlines()[-1])
+    assert result["n_trials"] == 3 and set(result["best_params"]) == set(
+        load_search_space()["gradient_boosting"]["search"])
+    chosen = json.loads(Path(result["json"]).read_text())
+    assert chosen["best_params"] == result["best_params"] and len(chosen["trials"]) == 3
+    uri = f"sqlite:///{var / 'mlflow' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    trials = client.search_runs([client.get_experiment_by_name("coding-potential").experiment_id],
+                                f"tags.`coding_potential.study` = '{result['study']}'")
+    assert len(trials) == 3
+
+    trained = run_cli("train", "--families", "gradient_boosting", "--tuned", result["json"], "--sample-per-file", "80",
+                      var=var)
+    assert trained.returncode == 0, trained.stderr.decode()
+    run_dir = Path(json.loads(trained.stdout.decode().strip().splitlines()[-1])["run_dir"])
+    estimator = CodingModel.load(run_dir / "model" / "bundle", with_estimator=True).estimator
+    assert estimator.learning_rate == pytest.approx(result["best_params"]["boosting_learning_rate"])
+    assert estimator.max_iter == result["best_params"]["boosting_rounds"]
+
+    bad = tmp_path / "not-tuning.json"
+    bad.write_text("{}")
+    refused = run_cli("train", "--tuned", str(bad), var=var)
+    assert refused.returncode == 3 and b"not a tuning result" in refused.stderr
