@@ -6,7 +6,8 @@ components:
 
 - **features**: ``estimator.joblib`` (the fitted scikit-learn estimator) and ``inference.npz`` (the
   same estimator as plain arrays, which is what prediction uses: see :mod:`models.inference`);
-- **sequence**: ``sequence/`` (the sequence model of :mod:`models.sequence`: weights and settings).
+- **sequence**: ``sequence/`` (the sequence model of :mod:`models.sequence`: weights and settings, and
+  ``inference.npz``, its numpy form, which prediction uses: :mod:`models.sequence_inference`).
 
 A feature family (``logistic_regression``, ``random_forest``, ``gradient_boosting``) has the features
 component, ``sequence_cnn`` the sequence component, and ``ensemble`` both: its probability is the mean
@@ -112,8 +113,8 @@ class CodingModel:
         arrays alone.
     compiled : NumpyEstimator, optional
         Compiled from ``estimator`` when not given.
-    sequence_model : models.sequence.SequenceModel, optional
-        The sequence component.
+    sequence_model : models.sequence.SequenceModel or models.sequence_inference.NumpySequenceModel, optional
+        The sequence component (the PyTorch network, or its numpy form as loaded for prediction).
     """
 
     def __init__(self, spec: ModelSpec, hexamer: HexamerTable, estimator: Any = None,
@@ -197,8 +198,8 @@ class CodingModel:
     def load(cls, path: str | os.PathLike[str], with_estimator: bool = False) -> CodingModel:
         """Read a bundle folder written by :meth:`save`.
 
-        ``with_estimator`` also loads the scikit-learn estimator (slow to import; prediction does
-        not need it).
+        ``with_estimator`` also loads the scikit-learn estimator and the sequence model's PyTorch network
+        (slow to import; prediction needs neither: it uses their numpy forms).
         """
         folder = Path(path)
         if not (folder / "model.json").is_file():
@@ -214,8 +215,12 @@ class CodingModel:
                 import joblib
 
                 estimator = joblib.load(folder / "estimator.joblib")
-        if SEQUENCE in parts:
-            from .sequence import SequenceModel  # torch: imported only for a model that has the component
+        if SEQUENCE in parts and with_estimator:
+            from .sequence import SequenceModel  # torch: only to train on or save again
 
             sequence_model = SequenceModel.load(folder / SEQUENCE_FOLDER)
+        elif SEQUENCE in parts:
+            from .sequence_inference import NumpySequenceModel
+
+            sequence_model = NumpySequenceModel.load(folder / SEQUENCE_FOLDER)
         return cls(spec, HexamerTable.load(folder / "hexamer.tsv"), estimator, compiled, sequence_model)

@@ -4,7 +4,8 @@
 
     DIR/export.json      what was exported: model name, version, alias, run, threshold, feature settings,
                          and a SHA-256 per file
-    DIR/bundle/          model.json, hexamer.tsv, inference.npz: what prediction needs (numpy alone)
+    DIR/bundle/          model.json, hexamer.tsv, inference.npz and, for a sequence model,
+                         sequence/inference.npz: what prediction needs (numpy and scipy, no torch)
 
 The serving environment runs numpy 1.26 and mlflow-skinny: it can read neither the platform's SQLite
 registry nor a numpy-2 pickle, so the export leaves the scikit-learn estimator (``estimator.joblib``) out;
@@ -23,12 +24,18 @@ from typing import Any
 
 from coding_potential.datasets import sha256_of
 
-from .bundle import BUNDLE_FORMAT, SEQUENCE, CodingModel, components_of
+from .bundle import BUNDLE_FORMAT, FEATURES, SEQUENCE, SEQUENCE_FOLDER, CodingModel, components_of
 
 EXPORT_FILE = "export.json"
 EXPORT_FORMAT = 1
-#: The bundle files serving needs (the estimator pickle is not one of them).
-SERVING_FILES = ("model.json", "hexamer.tsv", "inference.npz")
+#: The bundle files serving needs, by component (the estimator pickle and the network's weights are not).
+SERVING_FILES = {"base": ("model.json", "hexamer.tsv"), FEATURES: ("inference.npz",),
+                 SEQUENCE: (f"{SEQUENCE_FOLDER}/inference.npz",)}
+
+
+def serving_files(family: str) -> list[str]:
+    """The bundle files a model of ``family`` is served from."""
+    return [*SERVING_FILES["base"], *(file for part in components_of(family) for file in SERVING_FILES[part])]
 
 
 class ExportError(ValueError):
@@ -84,8 +91,7 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
     models.registry.NoChampionError, models.registry.ModelNotFoundError
         When the URI names no registered version.
     ExportError
-        When ``out`` exists and is neither empty nor an earlier export (nothing is touched then), or the
-        model has a sequence component (serving has no torch).
+        When ``out`` exists and is neither empty nor an earlier export (nothing is touched then).
     """
     from . import registry
 
@@ -96,25 +102,22 @@ def export_model(out: str | Path, model_uri: str | None = None) -> dict[str, Any
     version = registry.resolve_version(model_uri)
     source = registry.bundle_folder(f"models:/{name}/{version}")
     spec = json.loads((source / "model.json").read_text(encoding="utf-8"))
-    if SEQUENCE in components_of(spec["family"]):
-        # The serving environment has no torch, and the sequence model has no numpy-only form yet.
-        raise ExportError(f"models:/{name}/{version} is a {spec['family']} model: serving reads feature models "
-                          "only so far; export a feature-model version (--version N)")
+    files = serving_files(spec["family"])
     info = {
         "export_format": EXPORT_FORMAT, "bundle_format": spec.get("format", BUNDLE_FORMAT),
         "model_name": name, "model_version": version, "model_uri": model_uri,
         "alias": model_uri.split("@", 1)[1] if "@" in model_uri else None,
         "run_id": registry.run_id_of(name, version),
         "family": spec["family"], "threshold": spec["threshold"], "kmer_sizes": spec["kmer_sizes"],
-        "files": {f"bundle/{file}": sha256_of(source / file) for file in SERVING_FILES},
+        "files": {f"bundle/{file}": sha256_of(source / file) for file in files},
     }
     target = _replaceable(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
         staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from a server running as another user
-        (staging / "bundle").mkdir()
-        for file in SERVING_FILES:
+        for file in files:
+            (staging / "bundle" / file).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / file, staging / "bundle" / file)
         (staging / EXPORT_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if target.exists():

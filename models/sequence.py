@@ -230,9 +230,13 @@ class SequenceModel:
 
     # ---------------------------------------------------------------------------------- persistence
     def save(self, folder: str | Path) -> Path:
-        """Write ``sequence_model.pt`` (weights) and ``sequence_model.json`` (settings, standardisation)."""
+        """Write ``sequence_model.pt`` (weights), ``sequence_model.json`` (settings, standardisation) and
+        ``inference.npz`` (the numpy form prediction uses, :mod:`models.sequence_inference`)."""
+        from .sequence_inference import NumpySequenceModel, compile_sequence_model
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        NumpySequenceModel(compile_sequence_model(self)).save(folder)
         state = {name: tensor.cpu() for name, tensor in self.network.state_dict().items()}
         torch.save(state, folder / WEIGHTS_FILE)
         settings = {"config": asdict(self.config), "feature_mean": self.feature_mean.tolist(),

@@ -96,3 +96,20 @@ def test_the_time_budget_stops_training_between_epochs(data) -> None:
 def test_settings_out_of_range_are_refused() -> None:
     with pytest.raises(ValueError, match="out of range"):
         SequenceConfig(max_length=10)
+
+
+def test_the_numpy_form_predicts_what_the_network_does(model: SequenceModel, data, tmp_path) -> None:
+    """Prediction uses the compiled arrays (no torch): the same probabilities, for odd inputs too."""
+    from models.sequence_inference import NumpySequenceModel, compile_sequence_model
+
+    _, (sequences, _) = data
+    odd = ["AC", "ATGNNNGCCRYTAA" * 5, "N" * 40, "ATG" + "GCC" * 700 + "TAA"]  # tiny, ambiguous, no base, cropped
+    everything = sequences + odd
+    orf_start, features = inputs(everything)
+    compiled = NumpySequenceModel(compile_sequence_model(model))
+    np.testing.assert_allclose(compiled.predict_proba(everything, orf_start, features),
+                               model.predict_proba(everything, orf_start, features), atol=1e-5)
+    loaded = NumpySequenceModel.load(model.save(tmp_path / "saved"))
+    np.testing.assert_array_equal(loaded.predict_proba(everything, orf_start, features),
+                                  compiled.predict_proba(everything, orf_start, features))
+    assert compiled.predict_proba([], np.empty(0), np.empty((0, 1))).shape == (0,)

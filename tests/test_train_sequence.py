@@ -61,31 +61,22 @@ def test_the_calibration_part_shares_no_group_with_the_rest() -> None:
 
 def test_an_ensemble_bundle_is_the_mean_of_its_calibrated_parts(data, tmp_path) -> None:
     _, sequences, labels = data
-    hexamer = HexamerTable.fit([s for s, y in zip(sequences, labels, strict=True) if y],
-                               [s for s, y in zip(sequences, labels, strict=True) if not y])
-    features = compute_features(sequences, hexamer=hexamer)
-    columns = input_columns((1, 2, 3))
-    matrix = model_matrix(features, columns)
-    estimator = make_estimator("logistic_regression", TrainingConfig()).fit(matrix[:200], labels[:200])
-    sequence_model = SequenceModel.fit(sequences[:200], features["orf_start"][:200], matrix[:200], labels[:200],
-                                       SequenceConfig(**SMALL_SEQUENCE))
-    feature_p = estimator.predict_proba(matrix[200:250])[:, 1]
-    sequence_p = sequence_model.predict_proba(sequences[200:250], features["orf_start"][200:250], matrix[200:250])
-    calibrators = {"features": Calibrator.fit(feature_p, labels[200:250], "platt"),
-                   "sequence": Calibrator.fit(sequence_p, labels[200:250], "isotonic")}
-    spec = ModelSpec(ENSEMBLE_FAMILY, 0.5, [1, 2, 3], columns,
-                     calibration={name: c.to_dict() for name, c in calibrators.items()})
-    model = CodingModel.load(CodingModel(spec, hexamer, estimator, sequence_model=sequence_model).save(tmp_path / "b"))
+    ensemble = _ensemble(sequences, labels)
     rest = sequences[250:]
-    expected = (calibrators["features"].transform(estimator.predict_proba(matrix[250:])[:, 1])
+    features = ensemble.features(rest)
+    matrix = model_matrix(features, ensemble.spec.input_columns)
+    calibrators = ensemble.calibrators
+    expected = (calibrators["features"].transform(ensemble.estimator.predict_proba(matrix)[:, 1])
                 + calibrators["sequence"].transform(
-                    sequence_model.predict_proba(rest, features["orf_start"][250:], matrix[250:]))) / 2
-    np.testing.assert_allclose(model.predict_proba(rest), expected, atol=1e-9)
-    assert model.reads_sequences
+                    ensemble.sequence_model.predict_proba(rest, features["orf_start"], matrix))) / 2
+    np.testing.assert_allclose(ensemble.predict_proba(rest), expected, atol=1e-12)
+    loaded = CodingModel.load(ensemble.save(tmp_path / "b"))  # predicts with the numpy form: no torch
+    np.testing.assert_allclose(loaded.predict_proba(rest), expected, atol=1e-5)
+    assert type(loaded.sequence_model).__name__ == "NumpySequenceModel" and loaded.reads_sequences
     with pytest.raises(ValueError, match="reads the sequences too"):
-        model.predict_features(model.features(rest))
+        loaded.predict_features(loaded.features(rest))
     with pytest.raises(ValueError, match="holds"):
-        CodingModel(spec, hexamer, estimator)  # an ensemble without its sequence part
+        CodingModel(ensemble.spec, ensemble.hexamer, ensemble.estimator)  # an ensemble without its sequence part
 
 
 def test_bad_family_lists_are_refused() -> None:
@@ -95,35 +86,75 @@ def test_bad_family_lists_are_refused() -> None:
         TrainingConfig(families=("sequence_cnn", ENSEMBLE_FAMILY))
 
 
-def test_a_sequence_model_is_registered_but_not_exported_for_serving(result, tmp_path, monkeypatch) -> None:
-    """MLflow keeps the whole bundle; the export refuses it, saying why (serving has no torch yet)."""
+SERVING_SCRIPT = """
+import sys, json, numpy as np
+from models.export import load_export
+exported = load_export(sys.argv[1])
+sequences = json.loads(open(sys.argv[2]).read())
+np.save(sys.argv[3], exported.model.predict_proba(sequences))
+print(np.__version__, "torch" in sys.modules)
+"""
+
+
+def test_an_ensemble_is_exported_and_scored_the_same_without_torch(data, tmp_path, monkeypatch) -> None:
+    """Registered, exported, then scored by the serving environment (numpy 1.26, no torch) exactly as the
+    platform scores it with the network itself."""
+    import json
+    import subprocess
+
     import mlflow
 
     from models import registry
-    from models.export import ExportError, export_model
+    from models.export import export_model, load_export
+    from seldon.local import SERVING_PYTHON
 
-    # registry.client() sets MLflow's process-wide URIs: put them back for the tests that follow
     for module, name in ((mlflow.tracking._tracking_service.utils, "_tracking_uri"),
                          (mlflow.tracking._model_registry.utils, "_registry_uri")):
-        monkeypatch.setattr(module, name, getattr(module, name))
+        monkeypatch.setattr(module, name, getattr(module, name))  # registry.client() sets them process-wide
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # set_registry_uri exports it too
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("CODING_POTENTIAL_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("CODING_POTENTIAL_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
-    spec = ModelSpec("sequence_cnn", 0.5, [1, 2, 3], result.model.spec.input_columns,
-                     calibration={"sequence": Calibrator("platt").to_dict()})
-    _, sequences, labels = synthetic_transcripts(120, seed=9)
-    features = compute_features(sequences, hexamer=result.model.hexamer)
-    matrix = model_matrix(features, spec.input_columns)
-    sequence_model = SequenceModel.fit(sequences, features["orf_start"], matrix, np.asarray(labels),
-                                       SequenceConfig(**SMALL_SEQUENCE))
-    bundle = CodingModel(spec, result.model.hexamer, sequence_model=sequence_model).save(tmp_path / "bundle")
+    _, sequences, labels = data
+    bundle = tmp_path / "trained" / "bundle"
+    _ensemble(sequences, labels).save(bundle)
     _, version = registry.log_candidate(bundle, {}, {}, {}, {})
     registry.promote(version, 0.9, lambda _champion: 0.0, 0.0)
-    assert (registry.bundle_folder(f"models:/coding-potential/{version}") / "sequence" / "sequence_model.pt").is_file()
-    with pytest.raises(ExportError, match="sequence_cnn model: serving reads feature models only"):
-        export_model(tmp_path / "export")
-    assert not (tmp_path / "export").exists()
+    info = export_model(tmp_path / "export")
+    assert sorted(info["files"]) == ["bundle/hexamer.tsv", "bundle/inference.npz", "bundle/model.json",
+                                     "bundle/sequence/inference.npz"]  # no weights, no pickle
+    network = CodingModel.load(bundle, with_estimator=True)  # the PyTorch network itself
+    held_out = sequences[250:]
+    expected = network.predict_proba(held_out)
+    np.testing.assert_allclose(load_export(tmp_path / "export").model.predict_proba(held_out), expected, atol=1e-5)
+    (tmp_path / "in.json").write_text(json.dumps(held_out))
+    done = subprocess.run([str(SERVING_PYTHON), "-c", SERVING_SCRIPT, str(tmp_path / "export"),
+                           str(tmp_path / "in.json"), str(tmp_path / "out.npy")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1.26.4", "False"]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+
+
+def _ensemble(sequences: list[str], labels: np.ndarray) -> CodingModel:
+    """A small ensemble: logistic regression and a sequence model fitted on the first 200 records, each
+    calibrated on the next 50."""
+    hexamer = HexamerTable.fit([s for s, y in zip(sequences[:200], labels[:200], strict=True) if y],
+                               [s for s, y in zip(sequences[:200], labels[:200], strict=True) if not y])
+    features = compute_features(sequences, hexamer=hexamer)
+    columns = input_columns((1, 2, 3))
+    matrix = model_matrix(features, columns)
+    estimator = make_estimator("logistic_regression", TrainingConfig()).fit(matrix[:200], labels[:200])
+    sequence_model = SequenceModel.fit(sequences[:200], features["orf_start"][:200], matrix[:200], labels[:200],
+                                       SequenceConfig(**SMALL_SEQUENCE))
+    calibrators = {
+        "features": Calibrator.fit(estimator.predict_proba(matrix[200:250])[:, 1], labels[200:250], "platt"),
+        "sequence": Calibrator.fit(sequence_model.predict_proba(sequences[200:250], features["orf_start"][200:250],
+                                                                matrix[200:250]), labels[200:250], "isotonic"),
+    }
+    spec = ModelSpec(ENSEMBLE_FAMILY, 0.5, [1, 2, 3], columns,
+                     calibration={name: c.to_dict() for name, c in calibrators.items()})
+    return CodingModel(spec, hexamer, estimator, sequence_model=sequence_model)
 
 
 def test_the_cli_knows_every_family() -> None:

@@ -76,13 +76,14 @@ def base_tokens(sequences: Sequence[str], orf_start: np.ndarray, max_length: int
     Returns
     -------
     tokens : np.ndarray
-        ``uint8`` of shape ``(n, longest window)``: 0..3 for ACGT, :data:`AMBIGUOUS`, :data:`PAD`.
+        ``uint8`` of shape ``(n, longest window)`` (at least 3 wide: one codon, padding if need be):
+        0..3 for ACGT, :data:`AMBIGUOUS`, :data:`PAD`.
     lengths : np.ndarray
         Each window's length (its tokens before the padding).
     """
     codes, offsets = encode(list(sequences))
     start, length = crop_windows(np.diff(offsets), orf_start, max_length, upstream)
-    width = int(length.max(initial=0))
+    width = max(int(length.max(initial=0)), 3)
     column = np.arange(width)
     inside = column[None, :] < length[:, None]
     positions = (offsets[:-1] + start)[:, None] + column[None, :]
