@@ -94,6 +94,10 @@ class TrainResult:
         The selected model's probabilities on the validation rows, in ``split.validation`` order.
     candidates : dict
         Validation metrics of every family tried.
+    candidate_models : dict
+        With a sequence family (held-out calibration): every candidate as a model of its own, calibrated
+        and thresholded on the calibration part (for side-by-side benchmarks); otherwise the selected
+        model alone.
     """
 
     model: CodingModel
@@ -101,6 +105,7 @@ class TrainResult:
     fingerprint: str
     validation_probabilities: np.ndarray
     candidates: dict[str, dict] = field(default_factory=dict)
+    candidate_models: dict[str, CodingModel] = field(default_factory=dict)
 
 
 def make_estimator(family: str, config: TrainingConfig):
@@ -197,7 +202,8 @@ def train(
             "seed": config.seed,
         },
     )
-    return TrainResult(CodingModel(spec, hexamer, estimator), split, fingerprint, probabilities, candidates)
+    model = CodingModel(spec, hexamer, estimator)
+    return TrainResult(model, split, fingerprint, probabilities, candidates, {best: model})
 
 
 def balanced_threshold(family: str, config: TrainingConfig, matrix: np.ndarray, labels: np.ndarray,
@@ -256,25 +262,35 @@ def _train_held_out(ids: Sequence[str], sequences: Sequence[str], y: np.ndarray,
         candidates[family] = classification_metrics(y[split.validation], calibrated[family][n_calibration:],
                                                     thresholds[family])
         say(f"{family}: validation AUROC {candidates[family]['auroc']:.4f}")
+    models = {family: _candidate_model(family, feature_best, thresholds[family], candidates, calibrators, estimators,
+                                       sequence_model, hexamer, columns, config, fingerprint, n_calibration,
+                                       fit_rows.size, split.validation.size)
+              for family in candidates}
     best = max(candidates, key=lambda family: candidates[family]["auroc"])
-    # the component each part of the chosen model comes from
-    chosen = {FEATURES: feature_best, SEQUENCE: SEQUENCE_FAMILY} if best == ENSEMBLE_FAMILY else \
-        {SEQUENCE if best == SEQUENCE_FAMILY else FEATURES: best}
+    return TrainResult(models[best], split, fingerprint, calibrated[best][n_calibration:], candidates, models)
+
+
+def _candidate_model(family: str, feature_best: str | None, threshold: float, candidates: dict, calibrators: dict,
+                     estimators: dict, sequence_model, hexamer: HexamerTable, columns: list[str],
+                     config: TrainingConfig, fingerprint: str, n_calibration: int, n_fit: int,
+                     n_validation: int) -> CodingModel:
+    """One held-out-mode candidate as a model: its components, their calibrators, its threshold."""
+    # the component each part of the model comes from
+    chosen = {FEATURES: feature_best, SEQUENCE: SEQUENCE_FAMILY} if family == ENSEMBLE_FAMILY else \
+        {SEQUENCE if family == SEQUENCE_FAMILY else FEATURES: family}
     spec = ModelSpec(
-        family=best, threshold=thresholds[best], kmer_sizes=list(config.kmer_sizes), input_columns=columns,
+        family=family, threshold=threshold, kmer_sizes=list(config.kmer_sizes), input_columns=columns,
         calibration={part: calibrators[name].to_dict() for part, name in chosen.items()},
         metadata={
-            "validation_fingerprint": fingerprint, "validation_metrics": candidates[best],
+            "validation_fingerprint": fingerprint, "validation_metrics": candidates[family],
             "candidates": {f: m["auroc"] for f, m in candidates.items()},
-            "n_train": int(fit_rows.size), "n_calibration": int(n_calibration),
-            "n_validation": int(split.validation.size), "seed": config.seed,
-            "components": chosen, "calibration_method": config.calibration_method,
+            "n_train": int(n_fit), "n_calibration": int(n_calibration), "n_validation": int(n_validation),
+            "seed": config.seed, "components": chosen, "calibration_method": config.calibration_method,
             "sequence_history": sequence_model.history,
         },
     )
-    model = CodingModel(spec, hexamer, estimators.get(chosen.get(FEATURES, "")),
-                        sequence_model=sequence_model if SEQUENCE in chosen else None)
-    return TrainResult(model, split, fingerprint, calibrated[best][n_calibration:], candidates)
+    return CodingModel(spec, hexamer, estimators.get(chosen.get(FEATURES, "")),
+                       sequence_model=sequence_model if SEQUENCE in chosen else None)
 
 
 def _balanced(labels: np.ndarray, probabilities: np.ndarray) -> float:

@@ -162,3 +162,17 @@ def test_the_cli_knows_every_family() -> None:
     from pipeline.settings import KNOWN_MODEL_FAMILIES
 
     assert KNOWN_MODEL_FAMILIES == ALL_FAMILIES
+
+
+def test_every_candidate_is_kept_as_a_model_of_its_own(result, data) -> None:
+    """Each candidate model reproduces the validation metrics it was judged by."""
+    from models.evaluate import classification_metrics
+
+    _, sequences, labels = data
+    validation = [sequences[i] for i in result.split.validation]
+    assert set(result.candidate_models) == set(result.candidates)
+    for family, model in result.candidate_models.items():
+        assert model.spec.family == family
+        again = classification_metrics(labels[result.split.validation], model.predict_proba(validation),
+                                       model.threshold)
+        assert again == pytest.approx(result.candidates[family])
