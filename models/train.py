@@ -5,8 +5,9 @@ threshold comes from out-of-fold predictions there. When the sequence model (``s
 ``ensemble`` is asked for, every candidate is trained the same way instead, so they compete on the same
 footing: a sequence-disjoint calibration part (``calibration_fraction`` of the train side, whole
 groups) is held out; the hexamer table and every model are fitted on the rest; each model is
-calibrated on the calibration part (isotonic by default) and its threshold is where sensitivity equals
-specificity there. The ``ensemble`` is the mean of the calibrated probabilities of the best feature
+calibrated on the calibration part (Platt by default: strictly monotone, so a model's ranking and AUROC
+are untouched, and steady on small parts, where isotonic steps tie scores) and its threshold is where
+sensitivity equals specificity there. The ``ensemble`` is the mean of the calibrated probabilities of the best feature
 family and the sequence model. A network is too costly to refit per fold, hence the held-out part.
 """
 
@@ -62,7 +63,7 @@ class TrainingConfig:
     boosting_l2: float = 0.0
     #: Only with a sequence family: the train side's share held out to calibrate and set thresholds.
     calibration_fraction: float = 0.15
-    calibration_method: str = "isotonic"
+    calibration_method: str = "platt"
     sequence: dict = field(default_factory=dict)  # models.sequence.SequenceConfig fields
 
     def __post_init__(self) -> None:
