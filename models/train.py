@@ -7,8 +7,9 @@ footing: a sequence-disjoint calibration part (``calibration_fraction`` of the t
 groups) is held out; the hexamer table and every model are fitted on the rest; each model is
 calibrated on the calibration part (Platt by default: strictly monotone, so a model's ranking and AUROC
 are untouched, and steady on small parts, where isotonic steps tie scores) and its threshold is where
-sensitivity equals specificity there. The ``ensemble`` is the mean of the calibrated probabilities of the best feature
-family and the sequence model. A network is too costly to refit per fold, hence the held-out part.
+sensitivity equals specificity there. The ``ensemble`` is the mean of the calibrated probabilities of
+the sequence model and the feature family best on the calibration part. A network is too costly to
+refit per fold, hence the held-out part.
 """
 
 from __future__ import annotations
@@ -252,8 +253,9 @@ def _train_held_out(ids: Sequence[str], sequences: Sequence[str], y: np.ndarray,
     calibrators = {name: Calibrator.fit(p[:n_calibration], y[calibration_rows], config.calibration_method)
                    for name, p in raw.items()}
     calibrated = {name: calibrators[name].transform(p) for name, p in raw.items()}
+    # the ensemble's feature part is chosen on the calibration part: the validation split only judges
     feature_best = max(estimators, key=lambda f: classification_metrics(
-        y[split.validation], calibrated[f][n_calibration:], 0.5)["auroc"]) if estimators else None
+        y[calibration_rows], calibrated[f][:n_calibration], 0.5)["auroc"]) if estimators else None
     if ENSEMBLE_FAMILY in config.families:
         calibrated[ENSEMBLE_FAMILY] = (calibrated[feature_best] + calibrated[SEQUENCE_FAMILY]) / 2
     candidates, thresholds = {}, {}
