@@ -37,14 +37,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.predict_vs_cpat import CPAT_CUTOFFS, DEFAULT_CPAT  # noqa: E402
 from coding_potential import config, datasets  # noqa: E402
 from coding_potential.fasta import Record, read_records  # noqa: E402
 from models.evaluate import classification_metrics  # noqa: E402
 from models.split import related_to  # noqa: E402
 from models.train import TrainingConfig, train  # noqa: E402
 
-CPAT = REPO / "var" / "bench" / "cpat-venv" / "bin" / "cpat"
-CPAT_CUTOFFS = {"Human": 0.364, "Mouse": 0.44}
+CPAT = DEFAULT_CPAT
 FAMILIES = ("logistic_regression", "random_forest", "gradient_boosting", "sequence_cnn", "ensemble")
 SHORT_ORF = 300
 MIN_LENGTH = 200

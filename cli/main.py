@@ -579,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="search a model family's settings with Optuna (models/search_space.yaml); "
                                     "each trial is an MLflow run")
     p.add_argument("--family", required=True, choices=[f for f in KNOWN_MODEL_FAMILIES if f != "ensemble"])
-    p.add_argument("--trials", type=_whole, default=20, help="most trials (default 20)")
+    p.add_argument("--trials", type=_counting("a number of trials"), default=20, help="most trials (default 20)")
     p.add_argument("--timeout", type=float, help="most seconds for the study (default: no limit)")
     p.add_argument("--datasets", nargs="+", help="manifest names or globs (default: human and mouse train_*)")
     p.add_argument("--sample-per-file", type=int, help="tune on a seeded sample of N records per file")
@@ -612,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(name, version, run, threshold, SHA-256 of each file).")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--alias", help="registry alias (default: champion)")
-    which.add_argument("--version", type=_version, help="registry version number")
+    which.add_argument("--version", type=_counting("a version number"), help="registry version number")
     p.add_argument("--name", default=None, help="registered model name (default: coding-potential)")
     p.add_argument("--out", required=True, help="export folder (replaced whole)")
     p.set_defaults(handler=cmd_export_model)
@@ -649,16 +649,15 @@ def cmd_export_model(options: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _whole(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
-    return int(text)
+def _counting(what: str) -> Callable[[str], int]:
+    """An argparse type for a whole number from 1, named ``what`` in its error."""
 
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(f"not {what} (1, 2, ...): {text!r}")
+        return int(text)
 
-def _version(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a version number (1, 2, ...): {text!r}")
-    return int(text)
+    return parse
 
 
 def cmd_adf_export(options: argparse.Namespace) -> int:

@@ -58,7 +58,9 @@ def client():
     return mlflow.MlflowClient()
 
 
-def _experiment_id(mlflow_client) -> str:
+def experiment_id(mlflow_client=None) -> str:
+    """The project's MLflow experiment on the configured store, created on first use."""
+    mlflow_client = mlflow_client or client()
     experiment = mlflow_client.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
         return experiment.experiment_id
@@ -106,8 +108,7 @@ def log_candidate(
     from .pyfunc import CodingPotentialPyfunc
 
     mlflow_client = client()
-    experiment_id = _experiment_id(mlflow_client)
-    with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
+    with mlflow.start_run(experiment_id=experiment_id(mlflow_client), tags=tags) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(metrics)
         for subdir, path in artifacts.items():

@@ -110,6 +110,20 @@ class TrainResult:
     candidate_models: dict[str, CodingModel] = field(default_factory=dict)
 
 
+def learned_features(sequences: Sequence[str], labels: np.ndarray, rows: np.ndarray, kmer_sizes: Sequence[int],
+                     base_features: dict[str, np.ndarray] | None = None,
+                     ) -> tuple[HexamerTable, dict[str, np.ndarray], list[str], np.ndarray]:
+    """The hexamer table learned on ``rows`` alone, every row's features with its scores, and the model
+    matrix: (hexamer, features, columns, matrix). ``base_features``: hexamer-free features already computed."""
+    hexamer = HexamerTable.fit([sequences[i] for i in rows if labels[i] == 1],
+                               [sequences[i] for i in rows if labels[i] == 0])
+    features = dict(base_features) if base_features is not None else compute_features(
+        list(sequences), kmer_sizes=tuple(kmer_sizes))
+    features.update(hexamer.score_columns(list(sequences)))
+    columns = input_columns(kmer_sizes)
+    return hexamer, features, columns, model_matrix(features, columns)
+
+
 def make_estimator(family: str, config: TrainingConfig):
     """An unfitted scikit-learn pipeline for ``family``, with balanced class weights."""
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -167,16 +181,7 @@ def train(
         f"{int(split.groups.max()) + 1:,} groups")
     if config.held_out:
         return _train_held_out(ids, sequences, y, split, fingerprint, config, base_features, say)
-    train_seqs = [sequences[i] for i in split.train]
-    hexamer = HexamerTable.fit(
-        [s for s, label in zip(train_seqs, y[split.train], strict=True) if label == 1],
-        [s for s, label in zip(train_seqs, y[split.train], strict=True) if label == 0],
-    )
-    features = dict(base_features) if base_features is not None else compute_features(
-        list(sequences), kmer_sizes=config.kmer_sizes)
-    features.update(hexamer.score_columns(list(sequences)))
-    columns = input_columns(config.kmer_sizes)
-    matrix = model_matrix(features, columns)
+    hexamer, _, columns, matrix = learned_features(sequences, y, split.train, config.kmer_sizes, base_features)
     candidates: dict[str, dict] = {}
     fitted: dict[str, tuple[object, np.ndarray]] = {}
     for family in config.families:
@@ -230,13 +235,7 @@ def _train_held_out(ids: Sequence[str], sequences: Sequence[str], y: np.ndarray,
                                                  config.seed)
     say(f"calibration part held out of the train side: {calibration_rows.size:,} rows "
         f"({fit_rows.size:,} left to fit on)")
-    hexamer = HexamerTable.fit([sequences[i] for i in fit_rows if y[i] == 1],
-                               [sequences[i] for i in fit_rows if y[i] == 0])
-    features = dict(base_features) if base_features is not None else compute_features(
-        list(sequences), kmer_sizes=config.kmer_sizes)
-    features.update(hexamer.score_columns(list(sequences)))
-    columns = input_columns(config.kmer_sizes)
-    matrix = model_matrix(features, columns)
+    hexamer, features, columns, matrix = learned_features(sequences, y, fit_rows, config.kmer_sizes, base_features)
     judged = np.concatenate([calibration_rows, split.validation])  # scored once, split after
     raw: dict[str, np.ndarray] = {}
     estimators: dict[str, object] = {}

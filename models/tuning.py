@@ -28,12 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from coding_potential.features import HexamerTable, compute_features
-
-from .bundle import SEQUENCE_FAMILY, input_columns, model_matrix
+from .bundle import SEQUENCE_FAMILY
 from .evaluate import classification_metrics
 from .split import hold_out_groups, sequence_disjoint_split
-from .train import FAMILIES, TrainingConfig, make_estimator
+from .train import FAMILIES, TrainingConfig, learned_features, make_estimator
 
 SEARCH_SPACE_FILE = Path(__file__).with_name("search_space.yaml")
 TUNABLE_FAMILIES = (*FAMILIES, SEQUENCE_FAMILY)
@@ -213,11 +211,8 @@ def _tuning_data(ids: Sequence[str], sequences: Sequence[str], labels: np.ndarra
     fit, held = hold_out_groups(split.train, split.groups, labels, fraction, base.seed)
     say(f"tuning on {fit.size:,} rows, judged on {held.size:,} (the {split.validation.size:,} validation rows "
         "are left out)")
-    hexamer = HexamerTable.fit([sequences[i] for i in fit if labels[i] == 1],
-                               [sequences[i] for i in fit if labels[i] == 0])
-    features = compute_features(list(sequences), hexamer=hexamer, kmer_sizes=base.kmer_sizes)
-    return _TuningData(model_matrix(features, input_columns(base.kmer_sizes)), labels, list(sequences),
-                       features["orf_start"], fit, held)
+    _, features, _, matrix = learned_features(sequences, labels, fit, base.kmer_sizes)
+    return _TuningData(matrix, labels, list(sequences), features["orf_start"], fit, held)
 
 
 def _boosting_trial(trial: Any, config: TrainingConfig, data: _TuningData) -> float:
@@ -266,7 +261,7 @@ def mlflow_trial_logger(study_name: str, family: str) -> Callable[[dict[str, Any
 
     from . import registry
 
-    experiment_id = registry._experiment_id(registry.client())
+    experiment_id = registry.experiment_id()
 
     def log(record: dict[str, Any]) -> None:
         tags = {"coding_potential.study": study_name, "coding_potential.family": family,

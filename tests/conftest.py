@@ -32,6 +32,23 @@ def var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite MLflow store (and var/, artifact root) for one test; MLflow's process-wide URIs,
+    which ``models.registry.client()`` sets, are put back afterwards. Returns the store's URI."""
+    import mlflow
+
+    for module, name in ((mlflow.tracking._tracking_service.utils, "_tracking_uri"),
+                         (mlflow.tracking._model_registry.utils, "_registry_uri")):
+        monkeypatch.setattr(module, name, getattr(module, name))
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # set_registry_uri exports it too
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("CODING_POTENTIAL_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("CODING_POTENTIAL_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
+    return uri
+
+
 @pytest.fixture(scope="module")
 def spark():
     """A local[2] Spark session for one test module (stopped after it)."""

@@ -28,7 +28,7 @@ def test_registry_keeps_the_champion_unless_beaten(shared, tmp_path):
     third = json.loads(run_cli(*args, "--margin", "-1", var=var).stdout.decode().splitlines()[-1])
     assert (first["version"], second["version"], third["version"]) == ("1", "2", "3")
     assert first["promoted"] and not second["promoted"] and third["promoted"]
-    mlflow.set_tracking_uri(f"sqlite:///{var / 'mlflow' / 'mlflow.db'}")
-    client = mlflow.MlflowClient()
+    uri = f"sqlite:///{var / 'mlflow' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)  # not the process-wide URIs
     assert str(client.get_model_version_by_alias("coding-potential", "champion").version) == "3"
     assert "does not beat" in client.get_model_version("coding-potential", "2").tags["promotion"]

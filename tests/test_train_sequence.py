@@ -96,25 +96,16 @@ print(np.__version__, "torch" in sys.modules)
 """
 
 
-def test_an_ensemble_is_exported_and_scored_the_same_without_torch(data, tmp_path, monkeypatch) -> None:
+def test_an_ensemble_is_exported_and_scored_the_same_without_torch(data, tmp_path, mlflow_store) -> None:
     """Registered, exported, then scored by the serving environment (numpy 1.26, no torch) exactly as the
     platform scores it with the network itself."""
     import json
     import subprocess
 
-    import mlflow
-
     from models import registry
     from models.export import export_model, load_export
     from seldon.local import SERVING_PYTHON
 
-    for module, name in ((mlflow.tracking._tracking_service.utils, "_tracking_uri"),
-                         (mlflow.tracking._model_registry.utils, "_registry_uri")):
-        monkeypatch.setattr(module, name, getattr(module, name))  # registry.client() sets them process-wide
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # set_registry_uri exports it too
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("CODING_POTENTIAL_VAR", str(tmp_path / "var"))
-    monkeypatch.setenv("CODING_POTENTIAL_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
     _, sequences, labels = data
     bundle = tmp_path / "trained" / "bundle"
     _ensemble(sequences, labels).save(bundle)

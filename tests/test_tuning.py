@@ -94,16 +94,10 @@ def test_the_sequence_model_is_tuned_epoch_by_epoch(data) -> None:
     assert 0.5 < result.best_auroc <= 1.0
 
 
-def test_each_trial_is_an_mlflow_run(data, tmp_path, monkeypatch) -> None:
+def test_each_trial_is_an_mlflow_run(data, mlflow_store) -> None:
     import mlflow
 
-    for module, name in ((mlflow.tracking._tracking_service.utils, "_tracking_uri"),
-                         (mlflow.tracking._model_registry.utils, "_registry_uri")):
-        monkeypatch.setattr(module, name, getattr(module, name))
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("CODING_POTENTIAL_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
+    uri = mlflow_store
     ids, sequences, labels = data
     result = tune(ids, sequences, labels, "gradient_boosting", n_trials=3, seed=2, space=BOOSTING_SPACE,
                   on_trial=mlflow_trial_logger("study-1", "gradient_boosting"))
